@@ -1,0 +1,1 @@
+"""Explanations of cptkb results: justification text rendered with jinja2."""

@@ -1,0 +1,198 @@
+"""The engine: the knowledge base loaded once, encounters evaluated against it."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import clingo
+from clingo import ast
+
+from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
+from .loader import ENCOUNTER, KnowledgeBaseError, LoadedProgram, load_program
+from .result import Result, build_result
+from .validate import Encounter, validate
+from .vocab import Vocabulary, read_vocabulary
+
+log = logging.getLogger("cptkb.solver")
+
+
+def default_kb_dir() -> Path:
+    from cptkb import kb as kb_package
+
+    return Path(kb_package.__file__).resolve().parent
+
+
+def _clingo_logger(code: clingo.MessageCode, message: str) -> None:
+    log.debug("clingo %s: %s", code.name, message.strip())
+
+
+class Engine:
+    """Parses the knowledge base once; each :meth:`evaluate` grounds one encounter.
+
+    >>> engine = Engine()
+    >>> result = engine.evaluate({"id": "e1", "date_of_service": "2024-05-01"})
+    >>> result.codes
+    []
+    """
+
+    def __init__(self, kb_dir: str | Path | None = None) -> None:
+        self.kb_dir = Path(kb_dir) if kb_dir is not None else default_kb_dir()
+        entry = self.kb_dir / "main.lp"
+        if not entry.is_file():
+            raise KnowledgeBaseError(f"no knowledge base entry file at {entry}")
+        self.program: LoadedProgram = load_program(entry)
+        self.vocab: Vocabulary = self._read_vocabulary()
+        self._check_rule_ids()
+        # The parsed knowledge base is many long-lived objects; keep the cyclic
+        # garbage collector from scanning them again after every evaluation.
+        gc.freeze()
+
+    # --- loading ------------------------------------------------------------------------
+
+    def _read_vocabulary(self) -> Vocabulary:
+        ctl = clingo.Control(logger=_clingo_logger, message_limit=50)
+        with ast.ProgramBuilder(ctl) as builder:
+            builder.add(ast.Program(self.program.static[0].location, "base", []))
+            for stm in self.program.static + self.program.documentation:
+                builder.add(stm)
+        try:
+            ctl.ground([("base", [])])
+        except RuntimeError as exc:
+            raise KnowledgeBaseError(f"the knowledge base reference data does not ground: {exc}") from exc
+        facts = sorted(a.symbol for a in ctl.symbolic_atoms if a.is_fact)
+        return read_vocabulary(facts)
+
+    def _check_rule_ids(self) -> None:
+        missing = sorted({m.rule_id for m in self.program.marked} - set(self.vocab.rules))
+        if missing:
+            where = {m.rule_id: f"{Path(m.file).name}:{m.line}" for m in self.program.marked}
+            detail = ", ".join(f"{rid} ({where[rid]})" for rid in missing)
+            raise KnowledgeBaseError(f"rules without a rule_source/5 fact (id, source, evidence): {detail}")
+        for rid, src in self.vocab.rules.items():
+            if src.evidence not in self.vocab.evidence_labels:
+                raise KnowledgeBaseError(f"rule {rid} has an unknown evidence tag {src.evidence!r}")
+
+    # --- evaluating ----------------------------------------------------------------------
+
+    def validate(self, encounter: Any, switches: Mapping[str, bool] | None = None) -> Encounter:
+        """Check an encounter against the contract; raise InvalidEncounter when it fails."""
+        return validate(encounter, self.vocab, switches)
+
+    def solve(self, encounters: list[Encounter], trace: bool = False) -> list[list[clingo.Symbol]]:
+        """Ground a batch of encounters with the knowledge base in one control.
+
+        Encounter number n of the batch is the first argument of each of its
+        atoms; the rules keep encounters apart, so the batch gives the same
+        answers as one encounter at a time. Returns each encounter's shown
+        atoms (without the number), sorted.
+        """
+        if not encounters:
+            return []
+        inputs = frozenset((sym.name, len(sym.arguments)) for enc in encounters for sym in enc.facts)
+        statements = self.program.select(inputs, trace)
+        keys = {str(arg) for enc in encounters for sym in enc.facts for arg in sym.arguments if _is_constant(arg)}
+        ctl = clingo.Control(["--models=0"], logger=_clingo_logger, message_limit=50)
+        with ast.ProgramBuilder(ctl) as builder:
+            builder.add(ast.Program(statements[0].location, "base", []))
+            for stm in statements:
+                builder.add(stm)
+            for stm in self.program.keyed_rows(keys):
+                builder.add(stm)
+        with ctl.backend() as backend:
+            for n, enc in enumerate(encounters):
+                k = clingo.Number(n)
+                backend.add_rule([backend.add_atom(clingo.Function(ENCOUNTER, [k]))])
+                for sym in enc.facts:
+                    backend.add_rule([backend.add_atom(clingo.Function(sym.name, [k, *sym.arguments]))])
+        ctl.ground([("base", [])])
+        answers: list[list[clingo.Symbol]] = []
+        with ctl.solve(yield_=True) as handle:
+            for model in handle:
+                answers.append(model.symbols(shown=True))
+                if len(answers) > 1:
+                    break
+        if len(answers) != 1:
+            ids = ", ".join(repr(e.ident) for e in encounters)
+            raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
+        per: list[list[clingo.Symbol]] = [[] for _ in encounters]
+        for atom in answers[0]:
+            per[atom.arguments[0].number].append(clingo.Function(atom.name, atom.arguments[1:]))
+        for n, atoms in enumerate(per):
+            atoms.sort()
+            faults = [a for a in atoms if a.name == "kb_fault"]
+            if faults:
+                detail = "; ".join(f"{f.arguments[0].string}: {f.arguments[1]}" for f in faults)
+                raise KnowledgeBaseFault(f"knowledge base fault for encounter {encounters[n].ident!r}: {detail}")
+        return per
+
+    def evaluate(
+        self, encounter: Any, switches: Mapping[str, bool] | None = None, trace: bool = False
+    ) -> Result:
+        """Evaluate one contract-v1 encounter (a dict) and return its Result.
+
+        With ``trace`` the result also carries every rule firing (its
+        ``derivations``), from which the explanation graph is built.
+        """
+        enc = self.validate(encounter, switches)
+        (atoms,) = self.solve([enc], trace)
+        return build_result(enc, atoms, self.vocab)
+
+    def evaluate_many(
+        self,
+        encounters: Iterable[Any],
+        switches: Mapping[str, bool] | None = None,
+        trace: bool = False,
+        batch_size: int = 200,
+    ) -> Iterator[Result | InvalidEncounter]:
+        """Evaluate a stream of encounters, ``batch_size`` per grounding, in input order.
+
+        A bad encounter yields its InvalidEncounter in its place and the rest
+        of the batch goes on.
+        """
+        batch: list[Encounter | InvalidEncounter] = []
+
+        def flush() -> Iterator[Result | InvalidEncounter]:
+            valid = [e for e in batch if isinstance(e, Encounter)]
+            solved = iter(self.solve(valid, trace))
+            for item in batch:
+                if isinstance(item, Encounter):
+                    yield build_result(item, next(solved), self.vocab)
+                else:
+                    yield item
+            batch.clear()
+
+        for encounter in encounters:
+            try:
+                batch.append(self.validate(encounter, switches))
+            except InvalidEncounter as exc:
+                batch.append(exc)
+            if len(batch) >= batch_size:
+                yield from flush()
+        if batch:
+            yield from flush()
+
+
+def _is_constant(sym: clingo.Symbol) -> bool:
+    return sym.type == clingo.SymbolType.Function and not sym.arguments and sym.name != ""
+
+
+_DEFAULT: Engine | None = None
+
+
+def default_engine() -> Engine:
+    """The engine over the installed knowledge base, created on first use."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Engine()
+    return _DEFAULT
+
+
+def evaluate(encounter: Any, switches: Mapping[str, bool] | None = None) -> Result:
+    """Evaluate one encounter with the installed knowledge base."""
+    return default_engine().evaluate(encounter, switches)
+
+
+__all__ = ["Engine", "evaluate", "default_engine", "CptkbError"]

@@ -1,0 +1,269 @@
+"""The result of an evaluation, in the contract's shape, built from the shown atoms."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import clingo
+
+from .validate import Encounter
+from .vocab import Vocabulary, level_order
+
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class CodeLine:
+    code: str
+    units: int
+    modifiers: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "units": self.units, "modifiers": list(self.modifiers)}
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str
+    rule: str
+    message: str
+    codes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"severity": self.severity, "rule": self.rule, "message": self.message, "codes": list(self.codes)}
+
+
+@dataclass(frozen=True)
+class ClaimReview:
+    line: int
+    code: str
+    units: int
+    modifiers: tuple[str, ...]
+    status: str
+    reasons: tuple[str, ...]
+    rules: tuple[str, ...]
+    corrected: CodeLine | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "code": self.code,
+            "units": self.units,
+            "modifiers": list(self.modifiers),
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "rules": list(self.rules),
+        }
+        if self.corrected is not None:
+            out["corrected"] = self.corrected.to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """One firing of a knowledge-base rule: what it concluded, from what."""
+
+    rule: str
+    head: clingo.Symbol
+    facts: tuple[clingo.Symbol, ...]
+    absent: tuple[clingo.Symbol, ...]
+    comparisons: tuple[tuple[clingo.Symbol, str, clingo.Symbol], ...]
+    members: tuple[clingo.Symbol, ...] = ()
+
+
+@dataclass
+class Result:
+    """The valid code set of one encounter, its findings, its claim review and its trace."""
+
+    id: str
+    date_of_service: str
+    kb_version: str
+    codes: list[CodeLine]
+    findings: list[Finding]
+    claim_review: list[ClaimReview] | None
+    derivations: list[Derivation] = field(default_factory=list, repr=False)
+    input_facts: list[clingo.Symbol] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "date_of_service": self.date_of_service,
+            "kb_version": self.kb_version,
+            "codes": [c.to_dict() for c in self.codes],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+        if self.claim_review is not None:
+            out["claim_review"] = [r.to_dict() for r in self.claim_review]
+        return out
+
+    def code(self, code: str) -> CodeLine | None:
+        for line in self.codes:
+            if line.code == code:
+                return line
+        return None
+
+
+def _str(sym: clingo.Symbol) -> str:
+    return sym.string if sym.type == clingo.SymbolType.String else str(sym)
+
+
+def _sort_key(sym: clingo.Symbol) -> tuple[Any, ...]:
+    if sym.type == clingo.SymbolType.Number:
+        return (0, sym.number, "")
+    text = _str(sym)
+    return (1, *level_order(text), text)
+
+
+def render_value(name: str, values: list[clingo.Symbol], vocab: Vocabulary) -> str:
+    if not values:
+        return "none"
+    out = []
+    for sym in sorted(set(values), key=_sort_key):
+        if name == "date" and sym.type == clingo.SymbolType.Number:
+            d = sym.number
+            out.append(f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}")
+        elif name in ("first_line",) and sym.type == clingo.SymbolType.Number:
+            out.append(str(sym.number + 1))
+        elif sym.type == clingo.SymbolType.Number:
+            out.append(str(sym.number))
+        else:
+            out.append(vocab.label(sym))
+    return ", ".join(out)
+
+
+class _Args(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "none"
+
+
+def render_message(template: str, args: dict[str, list[clingo.Symbol]], vocab: Vocabulary) -> str:
+    return template.format_map(_Args({name: render_value(name, vals, vocab) for name, vals in args.items()}))
+
+
+def _tuple_items(sym: clingo.Symbol) -> tuple[clingo.Symbol, ...]:
+    return tuple(sym.arguments)
+
+
+def read_derivations(atoms: list[clingo.Symbol]) -> list[Derivation]:
+    members: dict[tuple[str, clingo.Symbol], list[clingo.Symbol]] = defaultdict(list)
+    for a in atoms:
+        if a.name == "prov_member":
+            members[(a.arguments[0].string, a.arguments[1])].append(a.arguments[2])
+    out = []
+    for a in atoms:
+        if a.name != "prov":
+            continue
+        rule, head, pos, neg, cmp = a.arguments
+        comparisons = tuple((c.arguments[0], c.arguments[1].string, c.arguments[2]) for c in cmp.arguments)
+        out.append(
+            Derivation(
+                rule.string,
+                head,
+                _tuple_items(pos),
+                _tuple_items(neg),
+                comparisons,
+                tuple(sorted(members.get((rule.string, head), []))),
+            )
+        )
+    return out
+
+
+def rules_behind(head: clingo.Symbol, by_head: dict[clingo.Symbol, list[Derivation]]) -> set[str]:
+    """Every rule id in every derivation of ``head``, down to the encounter facts."""
+    seen: set[clingo.Symbol] = set()
+    rules: set[str] = set()
+    stack = [head]
+    while stack:
+        atom = stack.pop()
+        if atom in seen:
+            continue
+        seen.add(atom)
+        for d in by_head.get(atom, []):
+            rules.add(d.rule)
+            stack.extend(d.facts)
+            stack.extend(d.members)
+    return rules
+
+
+def build_result(enc: Encounter, atoms: list[clingo.Symbol], vocab: Vocabulary) -> Result:
+    codes: dict[str, int] = {}
+    modifiers: dict[str, list[str]] = defaultdict(list)
+    findings_raw: dict[tuple[str, clingo.Symbol], str] = {}
+    finding_codes: dict[tuple[str, clingo.Symbol], list[str]] = defaultdict(list)
+    finding_args: dict[tuple[str, clingo.Symbol], dict[str, list[clingo.Symbol]]] = defaultdict(lambda: defaultdict(list))
+    review: dict[int, str] = {}
+    reasons: dict[int, list[str]] = defaultdict(list)
+    corrected: dict[int, tuple[str, int]] = {}
+    corrected_mods: dict[int, list[str]] = defaultdict(list)
+    reason_args: dict[int, dict[str, list[clingo.Symbol]]] = defaultdict(lambda: defaultdict(list))
+    for a in atoms:
+        n, args = a.name, a.arguments
+        if n == "code":
+            codes[args[0].string] = args[1].number
+        elif n == "code_modifier":
+            modifiers[args[0].string].append(args[1].string)
+        elif n == "finding":
+            findings_raw[(args[0].string, args[2])] = str(args[1])
+        elif n == "finding_code":
+            finding_codes[(args[0].string, args[1])].append(_str(args[2]))
+        elif n == "finding_arg":
+            finding_args[(args[0].string, args[1])][str(args[2])].append(args[3])
+        elif n == "review":
+            review[args[0].number] = str(args[1])
+        elif n == "review_reason":
+            reasons[args[0].number].append(args[1].string)
+        elif n == "review_corrected":
+            corrected[args[0].number] = (args[1].string, args[2].number)
+        elif n == "review_corrected_modifier":
+            corrected_mods[args[0].number].append(args[1].string)
+        elif n == "reason_arg":
+            reason_args[args[0].number][str(args[1])].append(args[2])
+
+    def billing_key(code: str) -> tuple[int, str]:
+        info = vocab.codes.get(code)
+        return (1 if info is not None and info.addon else 0, code)
+
+    code_lines = [
+        CodeLine(c, codes[c], tuple(sorted(set(modifiers.get(c, []))))) for c in sorted(codes, key=billing_key)
+    ]
+
+    derivations = read_derivations(atoms)
+    findings: list[Finding] = []
+    for (rule, key), severity in findings_raw.items():
+        template = vocab.messages.get(rule, rule)
+        message = render_message(template, finding_args.get((rule, key), {}), vocab)
+        findings.append(Finding(severity, rule, message, tuple(sorted(set(finding_codes.get((rule, key), []))))))
+
+    findings.sort(key=lambda f: (SEVERITY_RANK.get(f.severity, 9), f.rule, f.codes, f.message))
+
+    claim_review: list[ClaimReview] | None = None
+    if enc.has_claim:
+        claim_review = []
+        for i, line in enumerate(enc.claim_lines):
+            status = review.get(i)
+            if status is None:
+                from .errors import KnowledgeBaseFault
+
+                raise KnowledgeBaseFault(f"claim line {i} of {enc.ident!r} was not reviewed")
+            rules = sorted(set(reasons.get(i, [])))
+            texts = [render_message(vocab.messages.get(r, r), reason_args.get(i, {}), vocab) for r in rules]
+            fix = None
+            if status == "changed" and i in corrected:
+                code, units = corrected[i]
+                fix = CodeLine(code, units, tuple(sorted(set(corrected_mods.get(i, [])))))
+            claim_review.append(
+                ClaimReview(i, line["code"], line["units"], tuple(line["modifiers"]), status, tuple(texts), tuple(rules), fix)
+            )
+
+    return Result(
+        id=enc.ident,
+        date_of_service=enc.date.isoformat() if isinstance(enc.date, _dt.date) else str(enc.date),
+        kb_version=vocab.kb_version,
+        codes=code_lines,
+        findings=findings,
+        claim_review=claim_review,
+        derivations=derivations,
+        input_facts=list(enc.facts),
+    )
