@@ -1,1 +1,155 @@
-def main(): return 0
+"""The cptkb command.
+
+    cptkb evaluate FILE|- [--format json|text] [--explain] [--switch NAME=on|off]
+    cptkb evaluate-batch FILE|-            (JSON Lines in, JSON Lines out)
+
+Exit status: 0 evaluated; 2 invalid input (nothing on standard output, the
+reason on standard error); 1 internal fault.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+from .engine import Engine, default_engine
+from .errors import InvalidEncounter, KnowledgeBaseFault
+from .loader import KnowledgeBaseError
+
+EXIT_OK = 0
+EXIT_FAULT = 1
+EXIT_INVALID = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"cptkb: {message}\n")
+        raise SystemExit(EXIT_INVALID)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cptkb", description="CPT coding rules with their reasons (needle EMG and nerve conduction).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    ev = sub.add_parser("evaluate", help="the valid code set of one encounter (contract v1)")
+    ev.add_argument("file", help="a file holding one encounter object, or - for standard input")
+    ev.add_argument("--format", choices=("json", "text"), default="json")
+    ev.add_argument("--explain", action="store_true", help="with --format json: add the trace graph as 'explanation'")
+    ev.add_argument(
+        "--switch",
+        action="append",
+        default=[],
+        metavar="NAME=on|off",
+        help="set a policy switch of the knowledge base (repeatable)",
+    )
+    batch = sub.add_parser("evaluate-batch", help="evaluate JSON Lines: one encounter per line in, one result per line out")
+    batch.add_argument("file", help="a JSON Lines file, or - for standard input")
+    batch.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
+    return parser
+
+
+def _switches(items: list[str], engine: Engine) -> dict[str, bool]:
+    out: dict[str, bool] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in engine.vocab.switches or value not in ("on", "off"):
+            known = ", ".join(sorted(engine.vocab.switches))
+            raise InvalidEncounter("--switch", item, f"NAME=on or NAME=off with NAME one of: {known}")
+        out[name] = value == "on"
+    return out
+
+
+def _read(file: str, stdin: TextIO) -> str:
+    if file == "-":
+        return stdin.read()
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidEncounter("FILE", file, "a readable UTF-8 file holding one encounter", problem=f"cannot read ({exc.__class__.__name__}):") from None
+
+
+def _parse_json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidEncounter(
+            where, text[max(0, exc.pos - 20) : exc.pos + 20], f"valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+            problem="malformed JSON near",
+        ) from None
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False)
+
+
+def cmd_evaluate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    engine = default_engine()
+    switches = _switches(args.switch, engine)
+    encounter = _parse_json(_read(args.file, stdin), "encounter")
+    trace = args.format == "text" or args.explain
+    result = engine.evaluate(encounter, switches, trace=trace)
+    if args.format == "text":
+        from cptkb.explain.text import render_text
+
+        out = render_text(result, engine.vocab)
+    else:
+        data = result.to_dict()
+        if args.explain:
+            from cptkb.explain.graph import build_graph, node_link
+
+            data["explanation"] = node_link(build_graph(result, engine.vocab))
+        out = _dump(data) + "\n"
+    stdout.write(out)
+    return EXIT_OK
+
+
+def cmd_evaluate_batch(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    """JSON Lines in, JSON Lines out; a bad line yields an error object in its place."""
+    engine = default_engine()
+    switches = _switches(args.switch, engine)
+    lines = _read(args.file, stdin).splitlines()
+    parsed: list[Any] = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            parsed.append(_parse_json(line, f"line {n}"))
+        except InvalidEncounter as exc:
+            parsed.append(exc)
+    encounters = [p for p in parsed if not isinstance(p, InvalidEncounter)]
+    results = iter(engine.evaluate_many(encounters, switches))
+    for item in parsed:
+        outcome = item if isinstance(item, InvalidEncounter) else next(results)
+        if isinstance(outcome, InvalidEncounter):
+            record = {"error": {"field": outcome.field, "message": str(outcome)}}
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                record["id"] = item["id"]
+            stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            stdout.write(json.dumps(outcome.to_dict(), ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        if args.command == "evaluate":
+            return cmd_evaluate(args, stdin, stdout)
+        return cmd_evaluate_batch(args, stdin, stdout)
+    except InvalidEncounter as exc:
+        sys.stderr.write(f"cptkb: invalid encounter: {exc}\n")
+        return EXIT_INVALID
+    except (KnowledgeBaseFault, KnowledgeBaseError) as exc:
+        sys.stderr.write(f"cptkb: internal fault of the knowledge base: {exc}\n")
+        return EXIT_FAULT
+    except Exception as exc:  # noqa: BLE001 (a program calling cptkb gets exit 1 and one line, not a traceback)
+        sys.stderr.write(f"cptkb: internal error: {exc.__class__.__name__}: {exc}\n")
+        return EXIT_FAULT

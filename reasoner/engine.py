@@ -54,10 +54,8 @@ class Engine:
 
     def _read_vocabulary(self) -> Vocabulary:
         ctl = clingo.Control(logger=_clingo_logger, message_limit=50)
-        with ast.ProgramBuilder(ctl) as builder:
-            builder.add(ast.Program(self.program.static[0].location, "base", []))
-            for stm in self.program.static + self.program.documentation:
-                builder.add(stm)
+        ctl.add("base", [], self.program.static)
+        ctl.add("base", [], self.program.documentation)
         try:
             ctl.ground([("base", [])])
         except RuntimeError as exc:
@@ -96,7 +94,6 @@ class Engine:
         keys = {str(arg) for enc in encounters for sym in enc.facts for arg in sym.arguments if _is_constant(arg)}
         ctl = clingo.Control(["--models=0"], logger=_clingo_logger, message_limit=50)
         with ast.ProgramBuilder(ctl) as builder:
-            builder.add(ast.Program(statements[0].location, "base", []))
             for stm in statements:
                 builder.add(stm)
             for stm in self.program.keyed_rows(keys):

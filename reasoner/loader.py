@@ -157,10 +157,15 @@ class _Provenance:
         if stm.ast_type != ast.ASTType.Rule:
             self.statements.append(stm)
             return
+        body_now = stm.body
+        if not body_now:
+            self.statements.append(stm)
+            return
         ids = [
             lit
-            for lit in stm.body
-            if lit.ast_type == ast.ASTType.Literal
+            for lit in body_now
+            if str(lit).startswith(MARKER + "(")
+            and lit.ast_type == ast.ASTType.Literal
             and lit.atom.ast_type == ast.ASTType.SymbolicAtom
             and lit.atom.symbol.ast_type == ast.ASTType.Function
             and lit.atom.symbol.name == MARKER
@@ -328,45 +333,53 @@ class _AddEncounter(ast.Transformer):
 
 @dataclass(frozen=True)
 class EncounterRule:
-    """A rule that depends on the encounter, with what it needs to fire."""
+    """A rule that depends on the encounter, as program text, with what it needs to fire."""
 
-    statement: ast.AST
-    twins: tuple[ast.AST, ...]
+    text: str
+    twins: str
     head: tuple[Signature, ...]
     needs: tuple[Signature, ...]  # encounter predicates of its positive body literals
 
 
 @dataclass
 class LoadedProgram:
-    """The knowledge base, parsed and transformed once.
+    """The knowledge base, parsed and transformed once, kept as program text.
 
     ``static`` holds the reference data and the rules that do not depend on an
     encounter. Every rule that does depend on one is rewritten so that each
     encounter atom carries the encounter number as its first argument and the
     body starts with ``_encounter(K)``: one grounding then evaluates a whole
     batch of encounters side by side without mixing them. For a batch only the
-    rules that can fire are grounded (:meth:`select`), and their provenance
-    twins only when a trace is asked for.
+    rules that can fire are grounded (:meth:`select`), their provenance twins
+    only when a trace is asked for, and the rows of keyed tables only for the
+    keys the batch names (:meth:`keyed_rows`). ``documentation`` holds what no
+    rule reads (names, labels, messages, sources): it is read once, for the
+    vocabulary.
     """
 
-    static: list[ast.AST]
-    documentation: list[ast.AST]
-    declarations: list[ast.AST]
+    static: str
+    documentation: str
+    declarations: str
     rules: list[EncounterRule]
     marked: list[MarkedRule]
     dynamic: set[Signature]
-    keyed: dict[str, list[ast.AST]] = field(default_factory=dict)
+    keyed: dict[str, str] = field(default_factory=dict)
     _cache: dict[tuple[frozenset[Signature], bool], list[ast.AST]] = field(default_factory=dict, repr=False)
+    _keyed_ast: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
 
     def keyed_rows(self, keys: set[str]) -> list[ast.AST]:
         """The rows of keyed reference tables (kb: keyed_table/2) whose key the batch names."""
         out: list[ast.AST] = []
         for key in sorted(keys):
-            out.extend(self.keyed.get(key, ()))
+            if key not in self.keyed:
+                continue
+            if key not in self._keyed_ast:
+                self._keyed_ast[key] = _parse(self.keyed[key])
+            out.extend(self._keyed_ast[key])
         return out
 
     def select(self, inputs: frozenset[Signature], trace: bool) -> list[ast.AST]:
-        """The statements to ground for encounters whose input predicates are ``inputs``.
+        """The program text to ground for encounters whose input predicates are ``inputs``.
 
         A rule can fire only when every encounter predicate of its positive body
         can hold: the input predicates present, and the heads of rules that can
@@ -386,14 +399,22 @@ class LoadedProgram:
                     chosen[i] = True
                     reachable.update(rule.head)
                     progress = True
-        out: list[ast.AST] = list(self.static) + list(self.declarations)
+        parts = [self.static, self.declarations]
         for i, rule in enumerate(self.rules):
             if chosen[i]:
-                out.append(rule.statement)
-                if trace:
-                    out.extend(rule.twins)
-        self._cache[key] = out
-        return out
+                parts.append(rule.text)
+                if trace and rule.twins:
+                    parts.append(rule.twins)
+        statements = _parse("\n".join(parts))
+        self._cache[key] = statements
+        return statements
+
+
+def _parse(text: str) -> list[ast.AST]:
+    """Program text as AST statements (without the leading #program base)."""
+    out: list[ast.AST] = []
+    ast.parse_string(text, out.append)
+    return [s for s in out if s.ast_type != ast.ASTType.Program]
 
 
 def _is_input(sig: Signature) -> bool:
@@ -414,110 +435,138 @@ def _positive_needs(rule: ast.AST, dynamic: set[Signature]) -> list[Signature]:
     return needs
 
 
+@dataclass
+class _Stmt:
+    node: ast.AST
+    kind: ast.ASTType
+    heads: list[Signature]
+    body: list[Signature]
+    fact: bool
+
+
+def _describe(stm: ast.AST) -> _Stmt:
+    kind = stm.ast_type
+    if kind != ast.ASTType.Rule:
+        return _Stmt(stm, kind, [], [], False)
+    body = stm.body
+    if not body:
+        head = stm.head
+        if head.ast_type == ast.ASTType.Literal and head.atom.ast_type == ast.ASTType.SymbolicAtom:
+            sig = _signature(head.atom.symbol)
+            return _Stmt(stm, kind, [sig] if sig else [], [], True)
+        return _Stmt(stm, kind, _head_atoms(stm), [], True)
+    return _Stmt(stm, kind, _head_atoms(stm), _body_atoms(stm), False)
+
+
 def _split(collector: _Provenance) -> LoadedProgram:
-    statements = collector.statements
-    rules = [s for s in statements if s.ast_type == ast.ASTType.Rule]
+    described = [_describe(s) for s in collector.statements]
+    rules = [d for d in described if d.kind == ast.ASTType.Rule]
     dynamic: set[Signature] = set()
-    for stm in statements:
-        if stm.ast_type == ast.ASTType.Defined and _is_input((stm.name, stm.arity)):
-            dynamic.add((stm.name, stm.arity))
-    for rule in rules:
-        for sig in _head_atoms(rule) + _body_atoms(rule):
+    for d in described:
+        if d.kind == ast.ASTType.Defined and _is_input((d.node.name, d.node.arity)):
+            dynamic.add((d.node.name, d.node.arity))
+    for d in rules:
+        for sig in d.heads + d.body:
             if _is_input(sig):
                 dynamic.add(sig)
     changed = True
     while changed:
         changed = False
-        for rule in rules:
-            heads = _head_atoms(rule)
-            if any(h in dynamic for h in heads) or any(b in dynamic for b in _body_atoms(rule)):
-                for h in heads:
+        for d in rules:
+            if d.fact:
+                continue
+            if any(h in dynamic for h in d.heads) or any(b in dynamic for b in d.body):
+                for h in d.heads:
                     if h not in dynamic:
                         dynamic.add(h)
                         changed = True
-    for twins in collector.twins.values():
-        for twin in twins:
-            dynamic.update(_head_atoms(twin))
+    twin_sigs = {i: [(_head_atoms(t), _body_atoms(t)) for t in tw] for i, tw in collector.twins.items()}
+    for pairs in twin_sigs.values():
+        for heads, _ in pairs:
+            dynamic.update(heads)
     add_k = _AddEncounter(dynamic)
 
-    def with_k(rule: ast.AST) -> ast.AST:
+    def with_k(rule: ast.AST) -> str:
         new = add_k(rule)
         loc = rule.location
         guard = ast.Literal(
             loc, ast.Sign.NoSign, ast.SymbolicAtom(ast.Function(loc, ENCOUNTER, [ast.Variable(loc, ENCOUNTER_VAR)], 0))
         )
-        return ast.Rule(new.location, new.head, [guard, *new.body])
+        return str(ast.Rule(new.location, new.head, [guard, *new.body]))
 
     # Static predicates read by some rule body or shown; the rest (names,
     # labels, messages, sources) is documentation read once for the vocabulary.
     used: set[Signature] = set()
-    for rule in rules:
-        used.update(_body_atoms(rule))
-    for twins in collector.twins.values():
-        for twin in twins:
-            used.update(_body_atoms(twin))
-    shown = {(s.name, s.arity) for s in statements if s.ast_type == ast.ASTType.ShowSignature}
-    used |= shown
+    for d in rules:
+        used.update(d.body)
+    for pairs in twin_sigs.values():
+        for _, body in pairs:
+            used.update(body)
+    used |= {(d.node.name, d.node.arity) for d in described if d.kind == ast.ASTType.ShowSignature}
 
     # Keyed reference tables: a row is needed only by encounters that name its
     # key (its first argument), so it is grounded only for them.
     keyed_tables: set[Signature] = set()
-    for stm in rules:
-        if not stm.body and stm.head.ast_type == ast.ASTType.Literal:
-            term = stm.head.atom.symbol
-            if _signature(term) == ("keyed_table", 2):
-                name, arity = term.arguments
-                keyed_tables.add((str(name), int(str(arity))))
-    keyed: dict[str, list[ast.AST]] = {}
+    for d in rules:
+        if d.fact and d.heads == [("keyed_table", 2)]:
+            name, arity = d.node.head.atom.symbol.arguments
+            keyed_tables.add((str(name), int(str(arity))))
+    keyed: dict[str, list[str]] = {}
 
-    static: list[ast.AST] = []
-    documentation: list[ast.AST] = []
-    declarations: list[ast.AST] = []
+    static: list[str] = []
+    documentation: list[str] = []
+    declarations: list[str] = []
     encounter_rules: list[EncounterRule] = []
-    for index, stm in enumerate(statements):
-        t = stm.ast_type
+    for index, d in enumerate(described):
+        stm, t = d.node, d.kind
         if t == ast.ASTType.Program:
             continue
         if t == ast.ASTType.Rule:
-            heads = _head_atoms(stm)
-            if not stm.body and heads and heads[0] in keyed_tables:
-                key = str(stm.head.atom.symbol.arguments[0])
-                keyed.setdefault(key, []).append(stm)
-                documentation.append(stm)
-                continue
-            if any(sig in dynamic for sig in heads + _body_atoms(stm)):
+            if d.fact and d.heads and d.heads[0] in keyed_tables:
+                text = str(stm)
+                keyed.setdefault(str(stm.head.atom.symbol.arguments[0]), []).append(text)
+                documentation.append(text)
+            elif any(sig in dynamic for sig in d.heads) or (not d.fact and any(sig in dynamic for sig in d.body)):
                 encounter_rules.append(
                     EncounterRule(
                         with_k(stm),
-                        tuple(with_k(tw) for tw in collector.twins.get(index, [])),
-                        tuple(h for h in heads if h in dynamic),
+                        "\n".join(with_k(tw) for tw in collector.twins.get(index, [])),
+                        tuple(h for h in d.heads if h in dynamic),
                         tuple(_positive_needs(stm, dynamic)),
                     )
                 )
-            elif any(h in used for h in heads):
-                static.append(stm)
+            elif any(h in used for h in d.heads):
+                static.append(str(stm))
             else:
-                documentation.append(stm)
+                documentation.append(str(stm))
         elif t == ast.ASTType.Defined:
             if (stm.name, stm.arity) in dynamic:
-                declarations.append(ast.Defined(stm.location, stm.name, stm.arity + 1, stm.positive))
+                declarations.append(str(ast.Defined(stm.location, stm.name, stm.arity + 1, stm.positive)))
             else:
-                static.append(stm)
+                static.append(str(stm))
         elif t == ast.ASTType.ShowSignature:
             if (stm.name, stm.arity) in dynamic:
-                declarations.append(ast.ShowSignature(stm.location, stm.name, stm.arity + 1, stm.positive))
+                declarations.append(str(ast.ShowSignature(stm.location, stm.name, stm.arity + 1, stm.positive)))
             else:
-                declarations.append(stm)
+                declarations.append(str(stm))
         else:
-            declarations.append(stm)
+            declarations.append(str(stm))
     # Every encounter predicate is declared, so that grounding a subset of the
     # rules raises no "undefined atom" messages.
-    loc = statements[0].location
-    declared = {(s.name, s.arity - 1) for s in declarations if s.ast_type == ast.ASTType.Defined}
-    for sig in sorted(dynamic - declared):
-        declarations.append(ast.Defined(loc, sig[0], sig[1] + 1, True))
-    declarations.append(ast.Defined(loc, ENCOUNTER, 1, True))
-    return LoadedProgram(static, documentation, declarations, encounter_rules, collector.marked, dynamic, keyed)
+    declared = {d.node.name for d in described if d.kind == ast.ASTType.Defined}
+    for sig in sorted(dynamic):
+        if sig[0] not in declared:
+            declarations.append(f"#defined {sig[0]}/{sig[1] + 1}.")
+    declarations.append(f"#defined {ENCOUNTER}/1.")
+    return LoadedProgram(
+        "\n".join(static),
+        "\n".join(documentation),
+        "\n".join(declarations),
+        encounter_rules,
+        collector.marked,
+        dynamic,
+        {k: "\n".join(v) for k, v in keyed.items()},
+    )
 
 
 def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:

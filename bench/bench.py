@@ -1,0 +1,109 @@
+"""Benchmark of cptkb: prints figures and ratios; asserts nothing.
+
+    python bench/bench.py [--rounds N] [--cli-runs N]
+
+Measures, over the valid encounters of the project's case corpus:
+- engine load time (parse, provenance twins, reference data);
+- warm single-encounter evaluation (Engine.evaluate), median and 90th percentile,
+  without and with the trace;
+- batch evaluation (Engine.evaluate_many) per encounter, without and with the trace,
+  and the trace/no-trace ratio;
+- `cptkb evaluate` end to end as a new process, median;
+- resident memory after the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cptkb.reasoner.cases import load_cases
+from cptkb.reasoner.engine import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def corpus() -> list[dict]:
+    encounters = []
+    for path in sorted((ROOT / "tests" / "cases").glob("*.json")):
+        for case in load_cases(path):
+            if "error" not in case.expect and not case.switches:
+                encounters.append(case.encounter)
+    return encounters
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cli-runs", type=int, default=7)
+    args = parser.parse_args()
+
+    t = time.perf_counter()
+    engine = Engine()
+    load = time.perf_counter() - t
+    encs = corpus()
+    print(f"corpus: {len(encs)} valid encounters; machine: {sys.platform}, python {sys.version.split()[0]}")
+    print(f"engine load: {load * 1000:.0f} ms")
+
+    for enc in encs:  # warm the selection caches
+        engine.evaluate(enc)
+        engine.evaluate(enc, trace=True)
+
+    single: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(args.rounds):
+        for trace in (False, True):
+            for enc in encs:
+                t = time.perf_counter()
+                engine.evaluate(enc, trace=trace)
+                single[trace].append(time.perf_counter() - t)
+    for trace in (False, True):
+        v = single[trace]
+        print(
+            f"warm single evaluation{' with trace' if trace else ''}: median {statistics.median(v) * 1000:.2f} ms,"
+            f" p90 {pct(v, 0.9) * 1000:.2f} ms, n={len(v)}"
+        )
+    ratio_single = statistics.median(single[True]) / statistics.median(single[False])
+    print(f"single evaluation, trace / no trace: {ratio_single:.2f}x")
+
+    batch: dict[bool, float] = {}
+    big = encs * 4
+    for trace in (False, True):
+        runs = []
+        for _ in range(max(1, args.rounds // 2)):
+            t = time.perf_counter()
+            for _r in engine.evaluate_many(big, trace=trace):
+                pass
+            runs.append((time.perf_counter() - t) / len(big))
+        batch[trace] = statistics.median(runs)
+        print(f"batch evaluation{' with trace' if trace else ''}: {batch[trace] * 1000:.3f} ms per encounter ({len(big)} per run)")
+    print(f"batch, trace / no trace: {batch[True] / batch[False]:.2f}x")
+
+    example = ROOT / "examples" / "encounter.json"
+    cli = []
+    for _ in range(args.cli_runs):
+        t = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "cptkb", "evaluate", str(example)], capture_output=True, text=True, check=False
+        )
+        cli.append(time.perf_counter() - t)
+        if proc.returncode != 0:
+            print("cptkb evaluate failed:", proc.stderr)
+            break
+    print(f"cptkb evaluate end to end: median {statistics.median(cli) * 1000:.0f} ms, n={len(cli)}")
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory of this process: {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The trace graph of a result: encounter facts, rules applied, conclusions, codes, findings.
+
+Built from the provenance the knowledge base records (``prov`` and
+``prov_member`` atoms, see :mod:`cptkb.reasoner.loader`). Node keys are
+stable strings; edges run from premises to the rule application and from the
+rule application to its conclusion.
+
+Node kinds:
+
+- ``fact``: an encounter input fact (``enc_emg(0,abductor_pollicis_brevis,left)``);
+- ``data``: a reference-data fact the rule read (``muscle_root(...)``, ``cpt_code(...)``);
+- ``absence``: a condition that held because an atom was absent;
+- ``rule``: one application of a rule, with its id, source and evidence;
+- ``conclusion``: a derived atom;
+- ``code`` and ``finding``: the outputs, linked from their conclusions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import clingo
+import networkx as nx
+
+from cptkb.reasoner.result import Result
+from cptkb.reasoner.vocab import Vocabulary
+
+
+def _atom_key(sym: clingo.Symbol, derived: set[clingo.Symbol]) -> tuple[str, str]:
+    if sym in derived:
+        return f"atom:{sym}", "conclusion"
+    if sym.type == clingo.SymbolType.Function and sym.name.startswith("enc_"):
+        return f"fact:{sym}", "fact"
+    return f"data:{sym}", "data"
+
+
+def build_graph(result: Result, vocab: Vocabulary) -> nx.DiGraph:
+    """The trace graph of ``result`` (which must come from an evaluation with ``trace=True``)."""
+    graph = nx.DiGraph()
+    derived = {d.head for d in result.derivations}
+    for fact in result.input_facts:
+        graph.add_node(f"fact:{fact}", kind="fact", atom=str(fact))
+    for d in sorted(result.derivations, key=lambda d: (str(d.head), d.rule, [str(f) for f in d.facts])):
+        premises = ";".join(str(f) for f in d.facts)
+        absent = ";".join(str(a) for a in d.absent)
+        app = f"rule:{d.rule}|{d.head}|{premises}|{absent}"
+        src = vocab.rules.get(d.rule)
+        graph.add_node(
+            app,
+            kind="rule",
+            rule=d.rule,
+            document=src.document if src else "",
+            section=src.section if src else "",
+            edition=src.edition if src else "",
+            evidence=src.evidence if src else "",
+            comparisons=[f"{a} {op} {b}" for a, op, b in d.comparisons],
+        )
+        head_key = f"atom:{d.head}"
+        graph.add_node(head_key, kind="conclusion", atom=str(d.head))
+        graph.add_edge(app, head_key, role="concludes")
+        for premise in d.facts:
+            key, kind = _atom_key(premise, derived)
+            graph.add_node(key, kind=kind, atom=str(premise))
+            graph.add_edge(key, app, role="premise")
+        for member in d.members:
+            key, kind = _atom_key(member, derived)
+            graph.add_node(key, kind=kind, atom=str(member))
+            graph.add_edge(key, app, role="counted")
+        for atom in d.absent:
+            key = f"absent:{atom}"
+            graph.add_node(key, kind="absence", atom=str(atom))
+            graph.add_edge(key, app, role="absent")
+    for line in result.codes:
+        key = f"code:{line.code}"
+        graph.add_node(key, kind="code", code=line.code, units=line.units, modifiers=list(line.modifiers))
+        atom = clingo.Function("code", [clingo.String(line.code), clingo.Number(line.units)])
+        if f"atom:{atom}" in graph:
+            graph.add_edge(f"atom:{atom}", key, role="output")
+        for mod in line.modifiers:
+            matom = clingo.Function("code_modifier", [clingo.String(line.code), clingo.String(mod)])
+            if f"atom:{matom}" in graph:
+                graph.add_edge(f"atom:{matom}", key, role="modifier")
+    for i, finding in enumerate(result.findings):
+        key = f"finding:{finding.rule}:{i}"
+        graph.add_node(key, kind="finding", rule=finding.rule, severity=finding.severity, message=finding.message)
+        for d in result.derivations:
+            if d.rule == finding.rule and d.head.name == "finding":
+                graph.add_edge(f"atom:{d.head}", key, role="output")
+    return graph
+
+
+def node_link(graph: nx.DiGraph) -> dict[str, Any]:
+    """The graph as node-link JSON data, nodes and links in a stable order."""
+    nodes = [{"id": n, **graph.nodes[n]} for n in sorted(graph.nodes)]
+    links = [{"source": u, "target": v, **graph.edges[u, v]} for u, v in sorted(graph.edges)]
+    return {"directed": True, "nodes": nodes, "links": links}
