@@ -1,0 +1,118 @@
+"""The Python API: one entry point, a reusable engine, batches, determinism, the trace.
+
+Sources: cptkb encounter contract v1; docs/contract.md.
+"""
+
+from __future__ import annotations
+
+import json
+
+import cptkb
+from cptkb import InvalidEncounter
+from cptkb.explain.graph import build_graph
+from cptkb.reasoner.engine import Engine
+
+ENC = {
+    "id": "api-1",
+    "date_of_service": "2024-05-01",
+    "place_of_service": "22",
+    "needle_emg": [{"muscle": m, "side": "right"} for m in ("APB", "FDI", "EDC", "biceps", "deltoid")],
+    "nerve_conduction": [
+        {"nerve": "median", "side": "right", "study": "motor", "f_wave": True},
+        {"nerve": "median", "side": "right", "study": "sensory"},
+        {"nerve": "ulnar", "side": "right", "study": "motor"},
+    ],
+}
+
+
+def test_evaluate_entry_point() -> None:
+    """cptkb.evaluate: a complete right arm with three studies in a hospital outpatient department:
+    95908-26 and 95886-26 (research note C-6, C-15, section 5)."""
+    result = cptkb.evaluate(ENC)
+    assert [(c.code, c.units, c.modifiers) for c in result.codes] == [("95908", 1, ("26",)), ("95886", 1, ("26",))]
+    assert result.claim_review is None
+    assert "claim_review" not in result.to_dict()
+
+
+def test_batch_equals_single(engine: Engine) -> None:
+    """A batch grounds encounters side by side without mixing them: each result equals its single evaluation."""
+    other = {"id": "api-2", "date_of_service": "2012-06-01", "nerve_conduction": [{"nerve": "tibial", "side": "left", "study": "h_reflex"}]}
+    batch = list(engine.evaluate_many([ENC, {"id": "bad"}, other, ENC]))
+    assert isinstance(batch[1], InvalidEncounter)
+    singles = [engine.evaluate(ENC), engine.evaluate(other)]
+    assert batch[0].to_dict() == singles[0].to_dict() == batch[3].to_dict()
+    assert batch[2].to_dict() == singles[1].to_dict()
+    assert [c.code for c in batch[2].codes] == ["95934"]
+
+
+def test_trace_does_not_change_the_result(engine: Engine) -> None:
+    """The trace is extra: codes, findings and review are the same with and without it."""
+    plain = engine.evaluate(ENC)
+    traced = engine.evaluate(ENC, trace=True)
+    assert json.dumps(plain.to_dict()) == json.dumps(traced.to_dict())
+    assert plain.derivations == [] and traced.derivations
+
+
+def test_every_code_and_finding_is_reachable_from_encounter_facts(engine: Engine) -> None:
+    """In the trace graph every code and finding node has an encounter fact among its ancestors,
+    and every rule node carries its id, source and evidence."""
+    import networkx as nx
+
+    result = engine.evaluate(ENC, trace=True)
+    graph = build_graph(result, engine.vocab)
+    outputs = [n for n, d in graph.nodes(data=True) if d["kind"] in ("code", "finding")]
+    assert outputs
+    for node in outputs:
+        ancestors = nx.ancestors(graph, node)
+        assert any(graph.nodes[a]["kind"] == "fact" for a in ancestors), node
+    for _, data in graph.nodes(data=True):
+        if data["kind"] == "rule":
+            assert data["rule"] and data["document"] and data["evidence"] in ("verified", "secondary", "inferred", "unconfirmed")
+
+
+def test_absence_is_a_node(engine: Engine) -> None:
+    """Conditions that held because something was absent are nodes: 95860 needs no same-day nerve
+    conduction (research note C-1)."""
+    enc = {"id": "abs", "date_of_service": "2024-05-01", "needle_emg": ENC["needle_emg"]}
+    result = engine.evaluate(enc, trace=True)
+    assert [c.code for c in result.codes] == ["95860"]
+    graph = build_graph(result, engine.vocab)
+    assert "absent:same_day_ncs" in graph
+    (app,) = [t for _, t in graph.out_edges("absent:same_day_ncs")]
+    assert graph.nodes[app]["rule"] == "emg.code.limbs"
+
+
+def test_engine_from_a_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An engine can load a knowledge base from any directory holding main.lp."""
+    import shutil
+
+    from cptkb.kb import KB_DIR
+
+    shutil.copytree(KB_DIR, tmp_path / "kb", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    engine = Engine(tmp_path / "kb")
+    assert [c.code for c in engine.evaluate(ENC).codes] == ["95908", "95886"]
+
+
+def test_corpus_outputs_reachable_from_facts(engine: Engine) -> None:
+    """Property over the whole case corpus: every code and finding of every result is reached in the
+    trace graph from encounter facts, and tracing changes nothing in the result."""
+    from pathlib import Path
+
+    import networkx as nx
+
+    from cptkb.reasoner.cases import load_cases
+
+    checked = 0
+    for path in sorted((Path(__file__).parent / "cases").glob("*.json")):
+        for case in load_cases(path):
+            if "error" in case.expect:
+                continue
+            result = engine.evaluate(case.encounter, case.switches, trace=True)
+            assert result.to_dict() == engine.evaluate(case.encounter, case.switches).to_dict(), case.name
+            graph = build_graph(result, engine.vocab)
+            for node, data in graph.nodes(data=True):
+                if data["kind"] in ("code", "finding"):
+                    kinds = {graph.nodes[a]["kind"] for a in nx.ancestors(graph, node)}
+                    assert "fact" in kinds, (case.name, node)
+            checked += 1
+    assert checked >= 200
