@@ -10,6 +10,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import clingo
 from clingo import ast
 
+from . import cache
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .loader import ENCOUNTER, KnowledgeBaseError, LoadedProgram, load_program
 from .result import Result, build_result
@@ -43,9 +44,15 @@ class Engine:
         entry = self.kb_dir / "main.lp"
         if not entry.is_file():
             raise KnowledgeBaseError(f"no knowledge base entry file at {entry}")
-        self.program: LoadedProgram = load_program(entry)
-        self.vocab: Vocabulary = self._read_vocabulary()
-        self._check_rule_ids()
+        cached = cache.load(self.kb_dir)
+        if cached is not None:
+            self.program, self.vocab = cached
+        else:
+            self.program = load_program(entry)
+            self.vocab = self._read_vocabulary()
+            self._check_rule_ids()
+            self._check_grounds()
+            cache.store(self.kb_dir, (self.program, self.vocab))
         # The parsed knowledge base is many long-lived objects; keep the cyclic
         # garbage collector from scanning them again after every evaluation.
         gc.freeze()
@@ -54,7 +61,7 @@ class Engine:
 
     def _read_vocabulary(self) -> Vocabulary:
         ctl = clingo.Control(logger=_clingo_logger, message_limit=50)
-        ctl.add("base", [], self.program.static)
+        ctl.add("base", [], "\n".join(stm.text for stm in self.program.static))
         ctl.add("base", [], self.program.documentation)
         try:
             ctl.ground([("base", [])])
@@ -62,6 +69,16 @@ class Engine:
             raise KnowledgeBaseError(f"the knowledge base reference data does not ground: {exc}") from exc
         facts = sorted(a.symbol for a in ctl.symbolic_atoms if a.is_fact)
         return read_vocabulary(facts)
+
+    def _check_grounds(self) -> None:
+        """Every rule and provenance twin grounds (no unsafe variable, no syntax slip), with no encounter."""
+        ctl = clingo.Control(logger=_clingo_logger, message_limit=50)
+        ctl.add("base", [], self.program.select(frozenset(), True, text=True))
+        ctl.add("base", [], "\n".join(r.text + "\n" + r.twins for r in self.program.rules))
+        try:
+            ctl.ground([("base", [])])
+        except RuntimeError as exc:
+            raise KnowledgeBaseError(f"the knowledge base does not ground: {exc}") from exc
 
     def _check_rule_ids(self) -> None:
         missing = sorted({m.rule_id for m in self.program.marked} - set(self.vocab.rules))

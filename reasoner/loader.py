@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Literal, Sequence, overload
 
 import clingo
 from clingo import ast
@@ -339,6 +339,16 @@ class EncounterRule:
     twins: str
     head: tuple[Signature, ...]
     needs: tuple[Signature, ...]  # encounter predicates of its positive body literals
+    reads: tuple[Signature, ...] = ()  # reference predicates it (or its twins) reads
+
+
+@dataclass(frozen=True)
+class StaticStatement:
+    """A statement of reference data or a rule over it, with the predicates it defines and reads."""
+
+    text: str
+    heads: tuple[Signature, ...]
+    reads: tuple[Signature, ...]
 
 
 @dataclass
@@ -357,7 +367,7 @@ class LoadedProgram:
     vocabulary.
     """
 
-    static: str
+    static: list[StaticStatement]
     documentation: str
     declarations: str
     rules: list[EncounterRule]
@@ -378,7 +388,19 @@ class LoadedProgram:
             out.extend(self._keyed_ast[key])
         return out
 
-    def select(self, inputs: frozenset[Signature], trace: bool) -> list[ast.AST]:
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        state["_keyed_ast"] = {}
+        return state
+
+    @overload
+    def select(self, inputs: frozenset[Signature], trace: bool) -> list[ast.AST]: ...
+
+    @overload
+    def select(self, inputs: frozenset[Signature], trace: bool, text: Literal[True]) -> str: ...
+
+    def select(self, inputs: frozenset[Signature], trace: bool, text: bool = False) -> list[ast.AST] | str:
         """The program text to ground for encounters whose input predicates are ``inputs``.
 
         A rule can fire only when every encounter predicate of its positive body
@@ -387,7 +409,7 @@ class LoadedProgram:
         """
         key = (inputs, trace)
         cached = self._cache.get(key)
-        if cached is not None:
+        if cached is not None and not text:
             return cached
         reachable = set(inputs)
         chosen = [False] * len(self.rules)
@@ -399,12 +421,29 @@ class LoadedProgram:
                     chosen[i] = True
                     reachable.update(rule.head)
                     progress = True
-        parts = [self.static, self.declarations]
+        # Reference data: only what the chosen rules read, and what that reads.
+        needed: set[Signature] = set()
+        for i, rule in enumerate(self.rules):
+            if chosen[i]:
+                needed.update(rule.reads)
+        progress = True
+        while progress:
+            progress = False
+            for stm in self.static:
+                if any(h in needed for h in stm.heads):
+                    for r in stm.reads:
+                        if r not in needed:
+                            needed.add(r)
+                            progress = True
+        parts = [stm.text for stm in self.static if not stm.heads or any(h in needed for h in stm.heads)]
+        parts.append(self.declarations)
         for i, rule in enumerate(self.rules):
             if chosen[i]:
                 parts.append(rule.text)
                 if trace and rule.twins:
                     parts.append(rule.twins)
+        if text:
+            return "\n".join(parts)
         statements = _parse("\n".join(parts))
         self._cache[key] = statements
         return statements
@@ -513,7 +552,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
             keyed_tables.add((str(name), int(str(arity))))
     keyed: dict[str, list[str]] = {}
 
-    static: list[str] = []
+    static: list[StaticStatement] = []
     documentation: list[str] = []
     declarations: list[str] = []
     encounter_rules: list[EncounterRule] = []
@@ -527,23 +566,27 @@ def _split(collector: _Provenance) -> LoadedProgram:
                 keyed.setdefault(str(stm.head.atom.symbol.arguments[0]), []).append(text)
                 documentation.append(text)
             elif any(sig in dynamic for sig in d.heads) or (not d.fact and any(sig in dynamic for sig in d.body)):
+                reads = {b for b in d.body if b not in dynamic}
+                for _, body in twin_sigs.get(index, []):
+                    reads.update(b for b in body if b not in dynamic)
                 encounter_rules.append(
                     EncounterRule(
                         with_k(stm),
                         "\n".join(with_k(tw) for tw in collector.twins.get(index, [])),
                         tuple(h for h in d.heads if h in dynamic),
                         tuple(_positive_needs(stm, dynamic)),
+                        tuple(sorted(reads)),
                     )
                 )
             elif any(h in used for h in d.heads):
-                static.append(str(stm))
+                static.append(StaticStatement(str(stm), tuple(d.heads), tuple(sorted(set(d.body)))))
             else:
                 documentation.append(str(stm))
         elif t == ast.ASTType.Defined:
             if (stm.name, stm.arity) in dynamic:
                 declarations.append(str(ast.Defined(stm.location, stm.name, stm.arity + 1, stm.positive)))
             else:
-                static.append(str(stm))
+                static.append(StaticStatement(str(stm), (), ()))
         elif t == ast.ASTType.ShowSignature:
             if (stm.name, stm.arity) in dynamic:
                 declarations.append(str(ast.ShowSignature(stm.location, stm.name, stm.arity + 1, stm.positive)))
@@ -559,7 +602,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
             declarations.append(f"#defined {sig[0]}/{sig[1] + 1}.")
     declarations.append(f"#defined {ENCOUNTER}/1.")
     return LoadedProgram(
-        "\n".join(static),
+        static,
         "\n".join(documentation),
         "\n".join(declarations),
         encounter_rules,
