@@ -358,7 +358,8 @@ class LoadedProgram:
     ``static`` holds the reference data and the rules that do not depend on an
     encounter. Every rule that does depend on one is rewritten so that each
     encounter atom carries the encounter number as its first argument and the
-    body starts with ``_encounter(K)``: one grounding then evaluates a whole
+    body binds K (through an encounter literal, or ``_encounter(K)`` where it has
+    none): one grounding then evaluates a whole
     batch of encounters side by side without mixing them. For a batch only the
     rules that can fire are grounded (:meth:`select`), their provenance twins
     only when a trace is asked for, and the rows of keyed tables only for the
@@ -527,6 +528,9 @@ def _split(collector: _Provenance) -> LoadedProgram:
 
     def with_k(rule: ast.AST) -> str:
         new = add_k(rule)
+        if _positive_needs(rule, dynamic):
+            # a positive encounter literal binds the encounter variable already
+            return str(new)
         loc = rule.location
         guard = ast.Literal(
             loc, ast.Sign.NoSign, ast.SymbolicAtom(ast.Function(loc, ENCOUNTER, [ast.Variable(loc, ENCOUNTER_VAR)], 0))
