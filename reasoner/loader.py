@@ -375,6 +375,7 @@ class LoadedProgram:
     marked: list[MarkedRule]
     dynamic: set[Signature]
     keyed: dict[str, str] = field(default_factory=dict)
+    keyed_tables: set[Signature] = field(default_factory=set)
     _cache: dict[tuple[frozenset[Signature], bool], list[ast.AST]] = field(default_factory=dict, repr=False)
     _keyed_ast: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
 
@@ -613,7 +614,42 @@ def _split(collector: _Provenance) -> LoadedProgram:
         collector.marked,
         dynamic,
         {k: "\n".join(v) for k, v in keyed.items()},
+        keyed_tables,
     )
+
+
+def _precompute_static(program: LoadedProgram) -> None:
+    """Replace the reference data and the rules over it by the facts they amount to.
+
+    Static rules (code lists written with pools, trunk_of/2 ...) are evaluated
+    once here; an evaluation then grounds plain facts, grouped by predicate, and
+    only those of the predicates its rules read.
+    """
+    ctl = clingo.Control(message_limit=0)
+    ctl.add("base", [], "\n".join(stm.text for stm in program.static))
+    try:
+        ctl.ground([("base", [])])
+    except RuntimeError as exc:
+        raise KnowledgeBaseError(f"the knowledge base reference data does not ground: {exc}") from exc
+    defined = [stm for stm in program.static if not stm.heads]
+    facts: dict[Signature, list[str]] = {}
+    for stm in program.static:
+        for sig in stm.heads:
+            facts.setdefault(sig, [])
+    for atom in ctl.symbolic_atoms:
+        sym = atom.symbol
+        sig = (sym.name, len(sym.arguments))
+        if sig in facts:
+            if not atom.is_fact:
+                raise KnowledgeBaseError(f"reference data must be facts; {sym} is not")
+            facts[sig].append(f"{sym}.")
+    grouped = [
+        StaticStatement("\n".join(sorted(lines) + [f"#defined {sig[0]}/{sig[1]}."]), (sig,), ())
+        for sig, lines in sorted(facts.items())
+    ]
+    program.static = defined + grouped
+    keyed = sorted({s for s in program.keyed_tables})
+    program.declarations += "".join(f"\n#defined {name}/{arity}." for name, arity in keyed)
 
 
 def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
@@ -632,6 +668,7 @@ def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
         detail = "; ".join(messages) or str(exc)
         raise KnowledgeBaseError(f"the knowledge base does not parse: {detail}") from exc
     program = _split(collector)
+    _precompute_static(program)
     static_marked = [m for m in collector.marked if m.signature not in program.dynamic]
     if static_marked:
         m = static_marked[0]
