@@ -83,9 +83,8 @@ def build_graph(result: Result, vocab: Vocabulary) -> nx.DiGraph:
     for i, finding in enumerate(result.findings):
         key = f"finding:{finding.rule}:{i}"
         graph.add_node(key, kind="finding", rule=finding.rule, severity=finding.severity, message=finding.message)
-        for d in result.derivations:
-            if d.rule == finding.rule and d.head.name == "finding":
-                graph.add_edge(f"atom:{d.head}", key, role="output")
+        if f"atom:{finding.atom}" in graph:
+            graph.add_edge(f"atom:{finding.atom}", key, role="output")
     return graph
 
 

@@ -72,13 +72,21 @@ class Engine:
 
     def _check_grounds(self) -> None:
         """Every rule and provenance twin grounds (no unsafe variable, no syntax slip), with no encounter."""
-        ctl = clingo.Control(logger=_clingo_logger, message_limit=50)
-        ctl.add("base", [], self.program.select(frozenset(), True, text=True))
-        ctl.add("base", [], "\n".join(r.text + "\n" + r.twins for r in self.program.rules))
+        messages: list[str] = []
+
+        def keep(code: clingo.MessageCode, message: str) -> None:
+            messages.append(message.strip())
+
+        ctl = clingo.Control(logger=keep, message_limit=200)
+        everything = frozenset(self.program.dynamic)
+        ctl.add("base", [], self.program.select(everything, True, text=True))
         try:
             ctl.ground([("base", [])])
         except RuntimeError as exc:
-            raise KnowledgeBaseError(f"the knowledge base does not ground: {exc}") from exc
+            raise KnowledgeBaseError(f"the knowledge base does not ground: {'; '.join(messages) or exc}") from exc
+        undefined = [m for m in messages if "does not occur in any rule head" in m]
+        if undefined:
+            raise KnowledgeBaseError("the knowledge base reads atoms no rule or fact defines: " + "; ".join(undefined))
 
     def _check_rule_ids(self) -> None:
         missing = sorted({m.rule_id for m in self.program.marked} - set(self.vocab.rules))
@@ -108,8 +116,13 @@ class Engine:
             return []
         inputs = frozenset((sym.name, len(sym.arguments)) for enc in encounters for sym in enc.facts)
         statements = self.program.select(inputs, trace)
-        keys = {str(arg) for enc in encounters for sym in enc.facts for arg in sym.arguments if _is_constant(arg)}
-        ctl = clingo.Control(["--models=0"], logger=_clingo_logger, message_limit=50)
+        keys: set[str] = set()
+        for enc in encounters:
+            keys |= enc.keys
+        # Only the rules that can fire are grounded, so atoms that no chosen
+        # rule defines are expected here; the whole knowledge base was checked
+        # for undefined atoms when it was loaded (_check_grounds).
+        ctl = clingo.Control(["--models=0", "--warn=no-atom-undefined"], logger=_clingo_logger, message_limit=50)
         with ast.ProgramBuilder(ctl) as builder:
             for stm in statements:
                 builder.add(stm)
@@ -187,10 +200,6 @@ class Engine:
                 yield from flush()
         if batch:
             yield from flush()
-
-
-def _is_constant(sym: clingo.Symbol) -> bool:
-    return sym.type == clingo.SymbolType.Function and not sym.arguments and sym.name != ""
 
 
 _DEFAULT: Engine | None = None

@@ -18,7 +18,7 @@ body is added that records the derivation::
 and, for every aggregate in the body, a rule per element that records which
 atoms the aggregate counted::
 
-    prov_member("emg.limb.count", limb_muscle_count(L,N), limb_muscle(L,M)) :- ...
+    prov_member("emg.limb.muscle_count", limb_muscle_count(L,N), limb_muscle(L,M)) :- ...
 
 The rules stay as written, the trace cannot drift from them, and a new rule
 family needs no Python.
@@ -340,6 +340,8 @@ class EncounterRule:
     head: tuple[Signature, ...]
     needs: tuple[Signature, ...]  # encounter predicates of its positive body literals
     reads: tuple[Signature, ...] = ()  # reference predicates it (or its twins) reads
+    uses: tuple[Signature, ...] = ()  # encounter predicates anywhere in its body (or its twins')
+    twin_heads: tuple[Signature, ...] = ()  # what its twins define (prov/5, prov_member/3)
 
 
 @dataclass(frozen=True)
@@ -376,13 +378,19 @@ class LoadedProgram:
     dynamic: set[Signature]
     keyed: dict[str, str] = field(default_factory=dict)
     keyed_tables: set[Signature] = field(default_factory=set)
+    key_links: dict[str, frozenset[str]] = field(default_factory=dict)
+    shown: tuple[Signature, ...] = ()
     _cache: dict[tuple[frozenset[Signature], bool], list[ast.AST]] = field(default_factory=dict, repr=False)
     _keyed_ast: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
 
-    def keyed_rows(self, keys: set[str]) -> list[ast.AST]:
-        """The rows of keyed reference tables (kb: keyed_table/2) whose key the batch names."""
+    def keyed_rows(self, keys: set[str] | frozenset[str]) -> list[ast.AST]:
+        """The rows of keyed reference tables (kb: keyed_table/2) whose key the batch names,
+        or that a row so chosen names (a muscle's row names its nerve: the nerve's rows come too)."""
+        closed = set(keys)
+        for key in keys:
+            closed |= self.key_links.get(key, frozenset())
         out: list[ast.AST] = []
-        for key in sorted(keys):
+        for key in sorted(closed):
             if key not in self.keyed:
                 continue
             if key not in self._keyed_ast:
@@ -439,6 +447,18 @@ class LoadedProgram:
                             progress = True
         parts = [stm.text for stm in self.static if not stm.heads or any(h in needed for h in stm.heads)]
         parts.append(self.declarations)
+        # Declare the encounter predicates the chosen rules read but do not
+        # define (no "undefined atom" messages); show those they define.
+        defined: set[Signature] = set()
+        read: set[Signature] = set()
+        for i, rule in enumerate(self.rules):
+            if chosen[i]:
+                defined.update(rule.head)
+                read.update(rule.uses)
+                if trace:
+                    defined.update(rule.twin_heads)
+        parts.extend(f"#defined {n}/{a + 1}." for n, a in sorted(read - defined))
+        parts.extend(f"#show {n}/{a + 1}." for n, a in self.shown if (n, a) in defined)
         for i, rule in enumerate(self.rules):
             if chosen[i]:
                 parts.append(rule.text)
@@ -560,6 +580,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
     static: list[StaticStatement] = []
     documentation: list[str] = []
     declarations: list[str] = []
+    shown: list[Signature] = []
     encounter_rules: list[EncounterRule] = []
     for index, d in enumerate(described):
         stm, t = d.node, d.kind
@@ -572,8 +593,10 @@ def _split(collector: _Provenance) -> LoadedProgram:
                 documentation.append(text)
             elif any(sig in dynamic for sig in d.heads) or (not d.fact and any(sig in dynamic for sig in d.body)):
                 reads = {b for b in d.body if b not in dynamic}
+                uses = {b for b in d.body if b in dynamic}
                 for _, body in twin_sigs.get(index, []):
                     reads.update(b for b in body if b not in dynamic)
+                    uses.update(b for b in body if b in dynamic)
                 encounter_rules.append(
                     EncounterRule(
                         with_k(stm),
@@ -581,6 +604,8 @@ def _split(collector: _Provenance) -> LoadedProgram:
                         tuple(h for h in d.heads if h in dynamic),
                         tuple(_positive_needs(stm, dynamic)),
                         tuple(sorted(reads)),
+                        tuple(sorted(uses)),
+                        tuple(sorted({h for heads, _ in twin_sigs.get(index, []) for h in heads})),
                     )
                 )
             elif any(h in used for h in d.heads):
@@ -588,23 +613,16 @@ def _split(collector: _Provenance) -> LoadedProgram:
             else:
                 documentation.append(str(stm))
         elif t == ast.ASTType.Defined:
-            if (stm.name, stm.arity) in dynamic:
-                declarations.append(str(ast.Defined(stm.location, stm.name, stm.arity + 1, stm.positive)))
-            else:
+            if (stm.name, stm.arity) not in dynamic:
                 static.append(StaticStatement(str(stm), (), ()))
+            # encounter predicates are declared per selection (see select)
         elif t == ast.ASTType.ShowSignature:
             if (stm.name, stm.arity) in dynamic:
-                declarations.append(str(ast.ShowSignature(stm.location, stm.name, stm.arity + 1, stm.positive)))
+                shown.append((stm.name, stm.arity))
             else:
                 declarations.append(str(stm))
         else:
             declarations.append(str(stm))
-    # Every encounter predicate is declared, so that grounding a subset of the
-    # rules raises no "undefined atom" messages.
-    declared = {d.node.name for d in described if d.kind == ast.ASTType.Defined}
-    for sig in sorted(dynamic):
-        if sig[0] not in declared:
-            declarations.append(f"#defined {sig[0]}/{sig[1] + 1}.")
     declarations.append(f"#defined {ENCOUNTER}/1.")
     return LoadedProgram(
         static,
@@ -615,6 +633,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
         dynamic,
         {k: "\n".join(v) for k, v in keyed.items()},
         keyed_tables,
+        shown=tuple(shown),
     )
 
 
@@ -643,6 +662,20 @@ def _precompute_static(program: LoadedProgram) -> None:
             if not atom.is_fact:
                 raise KnowledgeBaseError(f"reference data must be facts; {sym} is not")
             facts[sig].append(f"{sym}.")
+    keyed_facts: dict[str, list[str]] = {}
+    for sig in [sig for sig in facts if sig in program.keyed_tables]:
+        for line in facts.pop(sig):
+            key = clingo.parse_term(line[:-1]).arguments[0]
+            keyed_facts.setdefault(str(key), []).append(line)
+    for key, lines in keyed_facts.items():
+        program.keyed[key] = "\n".join(filter(None, [program.keyed.get(key, ""), *sorted(lines)]))
+    links: dict[str, set[str]] = {}
+    for key, text in program.keyed.items():
+        for line in text.splitlines():
+            for arg in clingo.parse_term(line.rstrip(".")).arguments[1:]:
+                if arg.type == clingo.SymbolType.Function and not arg.arguments and str(arg) in program.keyed:
+                    links.setdefault(key, set()).add(str(arg))
+    program.key_links = {k: frozenset(v) for k, v in links.items()}
     grouped = [
         StaticStatement("\n".join(sorted(lines) + [f"#defined {sig[0]}/{sig[1]}."]), (sig,), ())
         for sig, lines in sorted(facts.items())

@@ -31,6 +31,7 @@ class Finding:
     rule: str
     message: str
     codes: tuple[str, ...] = ()
+    atom: str = field(default="", compare=False)  # the finding/3 atom that raised it (for the trace)
 
     def to_dict(self) -> dict[str, Any]:
         return {"severity": self.severity, "rule": self.rule, "message": self.message, "codes": list(self.codes)}
@@ -234,7 +235,8 @@ def build_result(enc: Encounter, atoms: list[clingo.Symbol], vocab: Vocabulary) 
     for (rule, key), severity in findings_raw.items():
         template = vocab.messages.get(rule, rule)
         message = render_message(template, finding_args.get((rule, key), {}), vocab)
-        findings.append(Finding(severity, rule, message, tuple(sorted(set(finding_codes.get((rule, key), []))))))
+        atom = str(clingo.Function("finding", [clingo.String(rule), clingo.Function(severity), key]))
+        findings.append(Finding(severity, rule, message, tuple(sorted(set(finding_codes.get((rule, key), [])))), atom))
 
     findings.sort(key=lambda f: (SEVERITY_RANK.get(f.severity, 9), f.rule, f.codes, f.message))
 

@@ -72,6 +72,7 @@ class Encounter:
     date: _dt.date
     place_of_service: str
     facts: list[Symbol] = field(default_factory=list)
+    keys: frozenset[str] = frozenset()  # the knowledge-base identifiers the facts name
     has_claim: bool = False
     claim_lines: list[dict[str, Any]] = field(default_factory=list)
 
@@ -84,6 +85,12 @@ class _Validator:
     def __init__(self, vocab: Vocabulary) -> None:
         self.v = vocab
         self.facts: list[Symbol] = []
+        self.keys: set[str] = set()
+
+    def const(self, name: str) -> Symbol:
+        """A knowledge-base identifier as a constant, remembered as a key of the encounter."""
+        self.keys.add(name)
+        return Function(name)
 
     def add(self, name: str, *args: Symbol) -> None:
         self.facts.append(Function(name, list(args)))
@@ -162,9 +169,10 @@ class _Validator:
         lines: list[dict[str, Any]] = []
         has_claim = "claim" in enc and enc["claim"] is not None
         if has_claim:
+            self.add("enc_claim_given")
             for i, entry in enumerate(self.array(enc["claim"], "claim")):
                 lines.append(self.claim_line(entry, i, date))
-        return Encounter(ident_raw, date, pos, self.facts, has_claim, lines)
+        return Encounter(ident_raw, date, pos, self.facts, frozenset(self.keys), has_claim, lines)
 
     def date(self, value: Any) -> _dt.date:
         expected = "a real calendar date written YYYY-MM-DD"
@@ -257,7 +265,7 @@ class _Validator:
                     f'"{region}" or no region: the knowledge base places {muscle.name} in {region}',
                     problem="region contradicts the knowledge base:",
                 )
-            muscle_sym = Function(ident)
+            muscle_sym = self.const(ident)
         side_options = SIDES_BILATERAL if region in BILATERAL_REGIONS else SIDES
         side_raw = self.required(entry, "side", path, _one_of(side_options))
         side = self.enum(side_raw, f"{path}.side", side_options)
@@ -276,7 +284,7 @@ class _Validator:
             )
         if entry.get("nerve") is not None:
             nerve = self.nerve(entry["nerve"], f"{path}.nerve")
-            self.add("enc_emg_nerve", Number(i), Function(nerve))
+            self.add("enc_emg_nerve", Number(i), self.const(nerve))
         if entry.get("roots") is not None:
             roots = self.array(entry["roots"], f"{path}.roots")
             if not roots:
@@ -304,7 +312,7 @@ class _Validator:
         branch = ""
         if entry.get("branch") is not None:
             branch = normalize_name(self.string(entry["branch"], f"{path}.branch", "a branch name as a string"))
-        self.add("enc_ncs", Number(i), Function(nerve), Function(side), Function(study), String(branch))
+        self.add("enc_ncs", Number(i), self.const(nerve), Function(side), Function(study), String(branch))
         fwave = entry.get("f_wave", False)
         if not isinstance(fwave, bool):
             raise InvalidEncounter(f"{path}.f_wave", fwave, "true or false")
@@ -324,7 +332,7 @@ class _Validator:
             self.fields(entry, path, ("test", "nerve", "side"))
             nerve = self.nerve(self.required(entry, "nerve", path, "a nerve name"), f"{path}.nerve")
             side = self.enum(self.required(entry, "side", path, _one_of(SIDES)), f"{path}.side", SIDES)
-            self.add("enc_rns", Number(i), Function(nerve), Function(side))
+            self.add("enc_rns", Number(i), self.const(nerve), Function(side))
         elif test == "single_fiber_emg":
             self.fields(entry, path, ("test", "muscle", "side"))
             name = self.required(entry, "muscle", path, "a muscle name or abbreviation")
@@ -337,7 +345,7 @@ class _Validator:
             region = self.v.muscles[ident].region
             options = SIDES_BILATERAL if region in BILATERAL_REGIONS else SIDES
             side = self.enum(self.required(entry, "side", path, _one_of(options)), f"{path}.side", options)
-            self.add("enc_sfemg", Number(i), Function(ident), Function(side))
+            self.add("enc_sfemg", Number(i), self.const(ident), Function(side))
         else:
             self.fields(entry, path, ("test", "limb"))
             limb = self.enum(self.required(entry, "limb", path, _one_of(LIMBS)), f"{path}.limb", LIMBS)

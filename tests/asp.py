@@ -17,13 +17,20 @@ from cptkb.reasoner.result import read_derivations
 from cptkb.reasoner.validate import Encounter
 
 
+def _keys(symbols: list[clingo.Symbol]) -> frozenset[str]:
+    """The constants the facts name: the keys of the keyed reference rows to ground."""
+    return frozenset(
+        str(a) for s in symbols for a in s.arguments if a.type == clingo.SymbolType.Function and not a.arguments
+    )
+
+
 def derive(engine: Engine, facts: list[str], predicates: set[str], date: int = 20240501) -> list[str]:
     """Sorted atoms (as text) of ``predicates`` that the knowledge base derives from ``facts``."""
     symbols = [clingo.parse_term(f) for f in facts]
     if not any(s.name == "enc_date" for s in symbols):
         symbols.append(clingo.Function("enc_date", [clingo.Number(date)]))
     d = next(s for s in symbols if s.name == "enc_date").arguments[0].number
-    enc = Encounter("unit", dt.date(d // 10000, d // 100 % 100, d % 100), "11", symbols)
+    enc = Encounter("unit", dt.date(d // 10000, d // 100 % 100, d % 100), "11", symbols, _keys(symbols))
     (atoms,) = engine.solve([enc], trace=True)
     found = {a for a in atoms if a.name in predicates}
     found |= {d.head for d in read_derivations(atoms) if d.head.name in predicates}
@@ -36,6 +43,6 @@ def rules_fired(engine: Engine, facts: list[str], date: int = 20240501) -> set[s
     if not any(s.name == "enc_date" for s in symbols):
         symbols.append(clingo.Function("enc_date", [clingo.Number(date)]))
     d = next(s for s in symbols if s.name == "enc_date").arguments[0].number
-    enc = Encounter("unit", dt.date(d // 10000, d // 100 % 100, d % 100), "11", symbols)
+    enc = Encounter("unit", dt.date(d // 10000, d // 100 % 100, d % 100), "11", symbols, _keys(symbols))
     (atoms,) = engine.solve([enc], trace=True)
     return {d.rule for d in read_derivations(atoms)}

@@ -116,3 +116,15 @@ def test_corpus_outputs_reachable_from_facts(engine: Engine) -> None:
                     assert "fact" in kinds, (case.name, node)
             checked += 1
     assert checked >= 200
+
+
+def test_each_finding_node_is_linked_from_its_own_atom(engine: Engine) -> None:
+    """Two findings of one rule (two codes missing from a claim) each hang from their own finding atom."""
+    enc = dict(ENC, claim=[])
+    result = engine.evaluate(enc, trace=True)
+    graph = build_graph(result, engine.vocab)
+    missing = [n for n, d in graph.nodes(data=True) if d["kind"] == "finding" and d["rule"] == "claim.code_missing"]
+    assert len(missing) == 2
+    sources = [next(iter(graph.predecessors(n))) for n in missing]
+    assert all(len(list(graph.predecessors(n))) == 1 for n in missing)
+    assert sorted(sources) == ['atom:finding("claim.code_missing",warning,"95886")', 'atom:finding("claim.code_missing",warning,"95908")']

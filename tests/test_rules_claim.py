@@ -41,7 +41,7 @@ THREE_STUDIES = NCS + ['enc_ncs(91,ulnar,right,motor,"")', 'enc_ncs(92,median,ri
 
 
 def claim(i: int, code: str, units: int = 1, *mods: str) -> list[str]:
-    return [f'enc_claim({i},"{code}",{units})'] + [f'enc_claim_mod({i},"{m}")' for m in mods]
+    return ["enc_claim_given", f'enc_claim({i},"{code}",{units})'] + [f'enc_claim_mod({i},"{m}")' for m in mods]
 
 
 def atoms(engine, facts: list[str], preds: str, **kw) -> list[str]:
@@ -303,3 +303,23 @@ def test_no_claim_no_review(engine) -> None:
     facts = ARM + NCS
     assert atoms(engine, facts, REVIEW) == []
     assert claim_findings(engine, facts) == []
+
+
+def test_first_line_changed_for_its_modifier_keeps_the_other_lines(engine) -> None:
+    """Source: rule_sources claim.modifier_26 and claim.merged: lines of one code are merged only when
+    their units are corrected; a first line changed for modifier 26 alone (POS 11) keeps its units and the
+    second line stands, so the corrected claim still bills the 2 supported units."""
+    facts = TWO_LIMITED + claim(0, "95870", 1, "26") + claim(1, "95870", 1)
+    found = atoms(engine, facts, REVIEW)
+    assert "review(0,changed)" in found and 'review_corrected(0,"95870",1)' in found
+    assert "review(1,accepted)" in found
+    assert corrected_total(found, {0: 1, 1: 1}) == 2, found
+
+
+def test_addon_the_family_never_derives_is_not_supported(engine) -> None:
+    """Source: rule_source claim.not_supported: 95873 (chemodenervation guidance) is known to the catalog
+    but no rule of this family derives it and the catalog lists no primary for it, so it is not
+    supported rather than an add-on without its primary."""
+    facts = TWO_LIMITED + claim(0, "95873")
+    found = atoms(engine, facts, REVIEW)
+    assert found == ["review(0,rejected)", 'review_reason(0,"claim.not_supported")']
