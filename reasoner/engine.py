@@ -13,7 +13,7 @@ from clingo import ast
 from . import cache
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .loader import ENCOUNTER, KnowledgeBaseError, LoadedProgram, load_program
-from .result import Result, build_result
+from .result import Result, ShownAtom, build_result
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
 
@@ -104,7 +104,7 @@ class Engine:
         """Check an encounter against the contract; raise InvalidEncounter when it fails."""
         return validate(encounter, self.vocab, switches)
 
-    def solve(self, encounters: list[Encounter], trace: bool = False) -> list[list[clingo.Symbol]]:
+    def solve(self, encounters: list[Encounter], trace: bool = False) -> list[list[ShownAtom]]:
         """Ground a batch of encounters with the knowledge base in one control.
 
         Encounter number n of the batch is the first argument of each of its
@@ -144,11 +144,11 @@ class Engine:
         if len(answers) != 1:
             ids = ", ".join(repr(e.ident) for e in encounters)
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
-        per: list[list[clingo.Symbol]] = [[] for _ in encounters]
+        per: list[list[ShownAtom]] = [[] for _ in encounters]
         for atom in answers[0]:
-            per[atom.arguments[0].number].append(clingo.Function(atom.name, atom.arguments[1:]))
+            args = atom.arguments
+            per[args[0].number].append(ShownAtom(atom.name, tuple(args[1:])))
         for n, atoms in enumerate(per):
-            atoms.sort()
             faults = [a for a in atoms if a.name == "kb_fault"]
             if faults:
                 detail = "; ".join(f"{f.arguments[0].string}: {f.arguments[1]}" for f in faults)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, Sequence
 
 import clingo
 
@@ -13,6 +13,18 @@ from .validate import Encounter
 from .vocab import Vocabulary, level_order
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+class ShownAtom(NamedTuple):
+    """A shown atom of one encounter, without the encounter number: its name and arguments."""
+
+    name: str
+    arguments: tuple[clingo.Symbol, ...]
+
+    def __str__(self) -> str:
+        if not self.arguments:
+            return self.name
+        return f"{self.name}({','.join(str(a) for a in self.arguments)})"
 
 
 @dataclass(frozen=True)
@@ -147,15 +159,13 @@ def _tuple_items(sym: clingo.Symbol) -> tuple[clingo.Symbol, ...]:
     return tuple(sym.arguments)
 
 
-def read_derivations(atoms: list[clingo.Symbol]) -> list[Derivation]:
+def read_derivations(atoms: Sequence[ShownAtom | clingo.Symbol]) -> list[Derivation]:
     members: dict[tuple[str, clingo.Symbol], list[clingo.Symbol]] = defaultdict(list)
     for a in atoms:
         if a.name == "prov_member":
             members[(a.arguments[0].string, a.arguments[1])].append(a.arguments[2])
     out = []
-    for a in atoms:
-        if a.name != "prov":
-            continue
+    for a in sorted((a for a in atoms if a.name == "prov"), key=str):
         rule, head, pos, neg, cmp = a.arguments
         comparisons = tuple((c.arguments[0], c.arguments[1].string, c.arguments[2]) for c in cmp.arguments)
         out.append(
@@ -188,7 +198,7 @@ def rules_behind(head: clingo.Symbol, by_head: dict[clingo.Symbol, list[Derivati
     return rules
 
 
-def build_result(enc: Encounter, atoms: list[clingo.Symbol], vocab: Vocabulary) -> Result:
+def build_result(enc: Encounter, atoms: Sequence[ShownAtom], vocab: Vocabulary) -> Result:
     codes: dict[str, int] = {}
     modifiers: dict[str, list[str]] = defaultdict(list)
     findings_raw: dict[tuple[str, clingo.Symbol], str] = {}

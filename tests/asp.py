@@ -32,9 +32,9 @@ def derive(engine: Engine, facts: list[str], predicates: set[str], date: int = 2
     d = next(s for s in symbols if s.name == "enc_date").arguments[0].number
     enc = Encounter("unit", dt.date(d // 10000, d // 100 % 100, d % 100), "11", symbols, _keys(symbols))
     (atoms,) = engine.solve([enc], trace=True)
-    found = {a for a in atoms if a.name in predicates}
-    found |= {d.head for d in read_derivations(atoms) if d.head.name in predicates}
-    return sorted(str(a) for a in found)
+    found = {str(a) for a in atoms if a.name in predicates}
+    found |= {str(d.head) for d in read_derivations(atoms) if d.head.name in predicates}
+    return sorted(found)
 
 
 def rules_fired(engine: Engine, facts: list[str], date: int = 20240501) -> set[str]:
