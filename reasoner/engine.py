@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import queue
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -53,6 +55,7 @@ class Engine:
             self._check_rule_ids()
             self._check_grounds()
             cache.store(self.kb_dir, (self.program, self.vocab))
+        self._controls = _Controls(self.program)
         # The parsed knowledge base is many long-lived objects; keep the cyclic
         # garbage collector from scanning them again after every evaluation.
         gc.freeze()
@@ -80,6 +83,14 @@ class Engine:
         ctl = clingo.Control(logger=keep, message_limit=200)
         everything = frozenset(self.program.dynamic)
         ctl.add("base", [], self.program.select(everything, True, text=True))
+        dynamic = self.program.dynamic
+        ctl.add(
+            "base",
+            [],
+            "\n".join(
+                f"#defined {n}/{a + 1 if (n, a) in dynamic or n == ENCOUNTER else a}." for n, a in self.program.provided
+            ),
+        )
         try:
             ctl.ground([("base", [])])
         except RuntimeError as exc:
@@ -114,15 +125,12 @@ class Engine:
         """
         if not encounters:
             return []
-        inputs = frozenset((sym.name, len(sym.arguments)) for enc in encounters for sym in enc.facts)
+        inputs = frozenset((name, len(args)) for enc in encounters for name, args in enc.facts)
         statements = self.program.select(inputs, trace)
         keys: set[str] = set()
         for enc in encounters:
             keys |= enc.keys
-        # Only the rules that can fire are grounded, so atoms that no chosen
-        # rule defines are expected here; the whole knowledge base was checked
-        # for undefined atoms when it was loaded (_check_grounds).
-        ctl = clingo.Control(["--models=0", "--warn=no-atom-undefined"], logger=_clingo_logger, message_limit=50)
+        ctl = self._controls.take()
         with ast.ProgramBuilder(ctl) as builder:
             for stm in statements:
                 builder.add(stm)
@@ -132,8 +140,8 @@ class Engine:
             for n, enc in enumerate(encounters):
                 k = clingo.Number(n)
                 backend.add_rule([backend.add_atom(clingo.Function(ENCOUNTER, [k]))])
-                for sym in enc.facts:
-                    backend.add_rule([backend.add_atom(clingo.Function(sym.name, [k, *sym.arguments]))])
+                for name, args in enc.facts:
+                    backend.add_rule([backend.add_atom(clingo.Function(name, [k, *args]))])
         ctl.ground([("base", [])])
         answers: list[list[clingo.Symbol]] = []
         with ctl.solve(yield_=True) as handle:
@@ -141,6 +149,8 @@ class Engine:
                 answers.append(model.symbols(shown=True))
                 if len(answers) > 1:
                     break
+        self._controls.give_back(ctl)
+        del ctl
         if len(answers) != 1:
             ids = ", ".join(repr(e.ident) for e in encounters)
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
@@ -200,6 +210,54 @@ class Engine:
                 yield from flush()
         if batch:
             yield from flush()
+
+
+class _Controls:
+    """Fresh clingo controls for evaluations, made and freed off the request path.
+
+    Creating a control, adding the reference data to it and freeing it cost
+    about a millisecond and a half; a daemon thread does them while the caller
+    goes on (clingo releases the
+    interpreter lock in its C calls, so the second core does the work). A
+    control is never reused: each evaluation grounds into a new one.
+    """
+
+    OPTIONS = ["--models=0", "--warn=no-atom-undefined"]
+
+    def __init__(self, program: LoadedProgram) -> None:
+        self._static = program.static_statements()
+        self._ready: queue.SimpleQueue[clingo.Control] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[clingo.Control | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="cptkb-controls", daemon=True)
+        self._thread.start()
+        self._jobs.put(None)  # make the first spare
+
+    def new(self) -> clingo.Control:
+        """A control holding the reference data, ready for an evaluation's rules and facts."""
+        # Only the rules that can fire are grounded, so atoms that no chosen
+        # rule defines are expected here; the whole knowledge base was checked
+        # for undefined atoms when it was loaded (Engine._check_grounds).
+        ctl = clingo.Control(self.OPTIONS, logger=_clingo_logger, message_limit=50)
+        with ast.ProgramBuilder(ctl) as builder:
+            for stm in self._static:
+                builder.add(stm)
+        return ctl
+
+    def _work(self) -> None:
+        while True:
+            used = self._jobs.get()
+            del used  # freeing a control happens here
+            self._ready.put(self.new())
+
+    def take(self) -> clingo.Control:
+        try:
+            return self._ready.get_nowait()
+        except queue.Empty:
+            return self.new()
+
+    def give_back(self, ctl: clingo.Control) -> None:
+        """Hand a used control over to be freed; a new spare is made in its place."""
+        self._jobs.put(ctl)
 
 
 _DEFAULT: Engine | None = None

@@ -380,8 +380,10 @@ class LoadedProgram:
     keyed_tables: set[Signature] = field(default_factory=set)
     key_links: dict[str, frozenset[str]] = field(default_factory=dict)
     shown: tuple[Signature, ...] = ()
+    provided: tuple[Signature, ...] = ()  # predicates given by facts (inputs, reference data)
     _cache: dict[tuple[frozenset[Signature], bool], list[ast.AST]] = field(default_factory=dict, repr=False)
     _keyed_ast: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
+    _static_ast: list[ast.AST] | None = field(default=None, repr=False)
 
     def keyed_rows(self, keys: set[str] | frozenset[str]) -> list[ast.AST]:
         """The rows of keyed reference tables (kb: keyed_table/2) whose key the batch names,
@@ -398,10 +400,17 @@ class LoadedProgram:
             out.extend(self._keyed_ast[key])
         return out
 
+    def static_statements(self) -> list[ast.AST]:
+        """The reference data (facts by predicate, see _precompute_static), parsed once."""
+        if self._static_ast is None:
+            self._static_ast = _parse("\n".join(stm.text for stm in self.static))
+        return self._static_ast
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_cache"] = {}
         state["_keyed_ast"] = {}
+        state["_static_ast"] = None
         return state
 
     @overload
@@ -411,7 +420,7 @@ class LoadedProgram:
     def select(self, inputs: frozenset[Signature], trace: bool, text: Literal[True]) -> str: ...
 
     def select(self, inputs: frozenset[Signature], trace: bool, text: bool = False) -> list[ast.AST] | str:
-        """The program text to ground for encounters whose input predicates are ``inputs``.
+        """The rules to ground for encounters whose input predicates are ``inputs``.
 
         A rule can fire only when every encounter predicate of its positive body
         can hold: the input predicates present, and the heads of rules that can
@@ -431,24 +440,13 @@ class LoadedProgram:
                     chosen[i] = True
                     reachable.update(rule.head)
                     progress = True
-        # Reference data: only what the chosen rules read, and what that reads.
-        needed: set[Signature] = set()
-        for i, rule in enumerate(self.rules):
-            if chosen[i]:
-                needed.update(rule.reads)
-        progress = True
-        while progress:
-            progress = False
-            for stm in self.static:
-                if any(h in needed for h in stm.heads):
-                    for r in stm.reads:
-                        if r not in needed:
-                            needed.add(r)
-                            progress = True
-        parts = [stm.text for stm in self.static if not stm.heads or any(h in needed for h in stm.heads)]
+        # Reference data is grounded in full (see static_statements); text
+        # mode, for the load-time check, includes it here.
+        parts = [stm.text for stm in self.static] if text else []
         parts.append(self.declarations)
-        # Declare the encounter predicates the chosen rules read but do not
-        # define (no "undefined atom" messages); show those they define.
+        # Show the output predicates the chosen rules define. (Evaluations run
+        # with the atom-undefined message off: a subset of the rules is
+        # grounded, so atoms no chosen rule defines are expected.)
         defined: set[Signature] = set()
         read: set[Signature] = set()
         for i, rule in enumerate(self.rules):
@@ -457,7 +455,6 @@ class LoadedProgram:
                 read.update(rule.uses)
                 if trace:
                     defined.update(rule.twin_heads)
-        parts.extend(f"#defined {n}/{a + 1}." for n, a in sorted(read - defined))
         parts.extend(f"#show {n}/{a + 1}." for n, a in self.shown if (n, a) in defined)
         for i, rule in enumerate(self.rules):
             if chosen[i]:
@@ -623,7 +620,6 @@ def _split(collector: _Provenance) -> LoadedProgram:
                 declarations.append(str(stm))
         else:
             declarations.append(str(stm))
-    declarations.append(f"#defined {ENCOUNTER}/1.")
     return LoadedProgram(
         static,
         "\n".join(documentation),
@@ -677,12 +673,15 @@ def _precompute_static(program: LoadedProgram) -> None:
                     links.setdefault(key, set()).add(str(arg))
     program.key_links = {k: frozenset(v) for k, v in links.items()}
     grouped = [
-        StaticStatement("\n".join(sorted(lines) + [f"#defined {sig[0]}/{sig[1]}."]), (sig,), ())
+        StaticStatement("\n".join(sorted(lines)), (sig,), ())
         for sig, lines in sorted(facts.items())
     ]
     program.static = defined + grouped
-    keyed = sorted({s for s in program.keyed_tables})
-    program.declarations += "".join(f"\n#defined {name}/{arity}." for name, arity in keyed)
+    # For the load-time check of the whole knowledge base: every predicate
+    # that facts, not rules, provide.
+    provided = set(program.keyed_tables) | set(facts) | {(ENCOUNTER, 0)}
+    provided |= {(n, a) for n, a in program.dynamic if _is_input((n, a))}
+    program.provided = tuple(sorted(provided))
 
 
 def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:

@@ -97,7 +97,12 @@ class Result:
     findings: list[Finding]
     claim_review: list[ClaimReview] | None
     derivations: list[Derivation] = field(default_factory=list, repr=False)
-    input_facts: list[clingo.Symbol] = field(default_factory=list, repr=False)
+    input: list[tuple[str, tuple[clingo.Symbol, ...]]] = field(default_factory=list, repr=False)
+
+    @property
+    def input_facts(self) -> list[clingo.Symbol]:
+        """The encounter's input facts (kb/schema.lp), as clingo symbols."""
+        return [clingo.Function(name, list(args)) for name, args in self.input]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -277,5 +282,5 @@ def build_result(enc: Encounter, atoms: Sequence[ShownAtom], vocab: Vocabulary) 
         findings=findings,
         claim_review=claim_review,
         derivations=derivations,
-        input_facts=list(enc.facts),
+        input=list(enc.facts),
     )

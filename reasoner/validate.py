@@ -71,7 +71,7 @@ class Encounter:
     ident: str
     date: _dt.date
     place_of_service: str
-    facts: list[Symbol] = field(default_factory=list)
+    facts: list[tuple[str, tuple[Symbol, ...]]] = field(default_factory=list)  # (predicate, arguments)
     keys: frozenset[str] = frozenset()  # the knowledge-base identifiers the facts name
     has_claim: bool = False
     claim_lines: list[dict[str, Any]] = field(default_factory=list)
@@ -84,16 +84,16 @@ class Encounter:
 class _Validator:
     def __init__(self, vocab: Vocabulary) -> None:
         self.v = vocab
-        self.facts: list[Symbol] = []
+        self.facts: list[tuple[str, tuple[Symbol, ...]]] = []
         self.keys: set[str] = set()
 
     def const(self, name: str) -> Symbol:
         """A knowledge-base identifier as a constant, remembered as a key of the encounter."""
         self.keys.add(name)
-        return Function(name)
+        return _const(name)
 
     def add(self, name: str, *args: Symbol) -> None:
-        self.facts.append(Function(name, list(args)))
+        self.facts.append((name, args))
 
     # --- generic helpers -------------------------------------------------------
 
@@ -199,7 +199,7 @@ class _Validator:
         payer = self.obj(value, "payer")
         self.fields(payer, "payer", ("kind", "mac"))
         if "kind" in payer:
-            self.add("enc_payer", Function(self.enum(payer["kind"], "payer.kind", PAYER_KINDS)))
+            self.add("enc_payer", _const(self.enum(payer["kind"], "payer.kind", PAYER_KINDS)))
         if "mac" in payer and payer["mac"] is not None:
             self.add("enc_mac", String(self.string(payer["mac"], "payer.mac", "the Medicare contractor's name")))
 
@@ -209,7 +209,7 @@ class _Validator:
         prov = self.obj(value, "provider")
         self.fields(prov, "provider", ("role", "specialty"))
         if "role" in prov:
-            self.add("enc_role", Function(self.enum(prov["role"], "provider.role", ROLES)))
+            self.add("enc_role", _const(self.enum(prov["role"], "provider.role", ROLES)))
         if "specialty" in prov and prov["specialty"] is not None:
             spec = self.string(prov["specialty"], "provider.specialty", 'a specialty word such as "neurology"')
             self.add("enc_specialty", String(spec.lower()))
@@ -269,15 +269,15 @@ class _Validator:
         side_options = SIDES_BILATERAL if region in BILATERAL_REGIONS else SIDES
         side_raw = self.required(entry, "side", path, _one_of(side_options))
         side = self.enum(side_raw, f"{path}.side", side_options)
-        self.add("enc_emg", Number(i), muscle_sym, Function(side))
+        self.add("enc_emg", Number(i), muscle_sym, _const(side))
         if region_given is not None and custom:
-            self.add("enc_emg_region", Number(i), Function(region))
+            self.add("enc_emg_region", Number(i), _const(region))
         levels = () if custom else self.v.muscles[ident].levels
         if levels:
             shown = ", ".join(lv.upper() for lv in levels)
             lv_raw = self.required(entry, "level", path, f"the paraspinal level, one of {shown}")
             lv = self.level(lv_raw, f"{path}.level", levels)
-            self.add("enc_emg_level", Number(i), Function(lv))
+            self.add("enc_emg_level", Number(i), _const(lv))
         elif entry.get("level") is not None:
             raise InvalidEncounter(
                 f"{path}.level", entry["level"], "no level: only paraspinal muscles take one", problem="unexpected level"
@@ -291,7 +291,7 @@ class _Validator:
                 raise InvalidEncounter(f"{path}.roots", roots, "at least one root level such as \"C7\"")
             for j, root in enumerate(roots):
                 lv = self.level(root, f"{path}.roots[{j}]", ROOT_LEVELS)
-                self.add("enc_emg_root", Number(i), Function(lv))
+                self.add("enc_emg_root", Number(i), _const(lv))
 
     def nerve(self, value: Any, path: str) -> str:
         if isinstance(value, str):
@@ -312,7 +312,7 @@ class _Validator:
         branch = ""
         if entry.get("branch") is not None:
             branch = normalize_name(self.string(entry["branch"], f"{path}.branch", "a branch name as a string"))
-        self.add("enc_ncs", Number(i), self.const(nerve), Function(side), Function(study), String(branch))
+        self.add("enc_ncs", Number(i), self.const(nerve), _const(side), _const(study), String(branch))
         fwave = entry.get("f_wave", False)
         if not isinstance(fwave, bool):
             raise InvalidEncounter(f"{path}.f_wave", fwave, "true or false")
@@ -332,7 +332,7 @@ class _Validator:
             self.fields(entry, path, ("test", "nerve", "side"))
             nerve = self.nerve(self.required(entry, "nerve", path, "a nerve name"), f"{path}.nerve")
             side = self.enum(self.required(entry, "side", path, _one_of(SIDES)), f"{path}.side", SIDES)
-            self.add("enc_rns", Number(i), self.const(nerve), Function(side))
+            self.add("enc_rns", Number(i), self.const(nerve), _const(side))
         elif test == "single_fiber_emg":
             self.fields(entry, path, ("test", "muscle", "side"))
             name = self.required(entry, "muscle", path, "a muscle name or abbreviation")
@@ -345,11 +345,11 @@ class _Validator:
             region = self.v.muscles[ident].region
             options = SIDES_BILATERAL if region in BILATERAL_REGIONS else SIDES
             side = self.enum(self.required(entry, "side", path, _one_of(options)), f"{path}.side", options)
-            self.add("enc_sfemg", Number(i), self.const(ident), Function(side))
+            self.add("enc_sfemg", Number(i), self.const(ident), _const(side))
         else:
             self.fields(entry, path, ("test", "limb"))
             limb = self.enum(self.required(entry, "limb", path, _one_of(LIMBS)), f"{path}.limb", LIMBS)
-            self.add("enc_array", Number(i), Function(limb))
+            self.add("enc_array", Number(i), _const(limb))
 
     def claim_line(self, raw: Any, i: int, date: _dt.date) -> dict[str, Any]:
         path = f"claim[{i}]"
@@ -379,6 +379,17 @@ class _Validator:
         return {"code": code, "units": units, "modifiers": mods}
 
 
+_CONSTANTS: dict[str, Symbol] = {}
+
+
+def _const(name: str) -> Symbol:
+    """The constant ``name`` (knowledge-base identifiers only, never a caller's string)."""
+    sym = _CONSTANTS.get(name)
+    if sym is None:
+        sym = _CONSTANTS[name] = Function(name)
+    return sym
+
+
 def _iso(d: int) -> str:
     return f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}"
 
@@ -397,7 +408,7 @@ def validate(raw: Any, vocab: Vocabulary, switches: Mapping[str, bool] | None = 
                 "switches", name, _one_of(sorted(vocab.switches)), problem="unknown policy switch"
             )
         if on:
-            enc.facts.append(Function("switch", [Function(name)]))
+            enc.facts.append(("switch", (_const(name),)))
     return enc
 
 

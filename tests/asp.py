@@ -30,7 +30,9 @@ def derive(engine: Engine, facts: list[str], predicates: set[str], date: int = 2
     if not any(s.name == "enc_date" for s in symbols):
         symbols.append(clingo.Function("enc_date", [clingo.Number(date)]))
     d = next(s for s in symbols if s.name == "enc_date").arguments[0].number
-    enc = Encounter("unit", dt.date(d // 10000, d // 100 % 100, d % 100), "11", symbols, _keys(symbols))
+    enc = Encounter(
+        "unit", dt.date(d // 10000, d // 100 % 100, d % 100), "11", [(s.name, tuple(s.arguments)) for s in symbols], _keys(symbols)
+    )
     (atoms,) = engine.solve([enc], trace=True)
     found = {str(a) for a in atoms if a.name in predicates}
     found |= {str(d.head) for d in read_derivations(atoms) if d.head.name in predicates}
@@ -43,6 +45,8 @@ def rules_fired(engine: Engine, facts: list[str], date: int = 20240501) -> set[s
     if not any(s.name == "enc_date" for s in symbols):
         symbols.append(clingo.Function("enc_date", [clingo.Number(date)]))
     d = next(s for s in symbols if s.name == "enc_date").arguments[0].number
-    enc = Encounter("unit", dt.date(d // 10000, d // 100 % 100, d % 100), "11", symbols, _keys(symbols))
+    enc = Encounter(
+        "unit", dt.date(d // 10000, d // 100 % 100, d % 100), "11", [(s.name, tuple(s.arguments)) for s in symbols], _keys(symbols)
+    )
     (atoms,) = engine.solve([enc], trace=True)
     return {d.rule for d in read_derivations(atoms)}
