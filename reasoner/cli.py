@@ -13,7 +13,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, TextIO
+from collections.abc import Sequence
 
 from .engine import Engine, default_engine
 from .errors import InvalidEncounter, KnowledgeBaseFault

@@ -7,7 +7,8 @@ import logging
 import queue
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
 
 import clingo
 from clingo import ast

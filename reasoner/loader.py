@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence, overload
+from typing import Any, Literal, overload
+from collections.abc import Callable, Sequence
 
 import clingo
 from clingo import ast

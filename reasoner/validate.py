@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from clingo import Function, Number, String, Symbol
 
@@ -38,9 +39,7 @@ ROOT_LEVELS = tuple(
 # Modifiers a claim line may carry: CPT and HCPCS level II modifiers in common
 # use on professional claims (payment, NCCI-associated, anatomic, liability).
 MODIFIERS = frozenset(
-    """22 23 24 25 26 27 32 33 47 50 51 52 53 54 55 56 57 58 59 62 63 66 73 74 76 77 78 79
-    80 81 82 90 91 92 93 95 96 97 99 TC XE XP XS XU LT RT E1 E2 E3 E4 FA F1 F2 F3 F4 F5 F6
-    F7 F8 F9 TA T1 T2 T3 T4 T5 T6 T7 T8 T9 GA GX GY GZ KX GT GQ GC GE CR Q5 Q6 AI SA SB""".split()
+    ["22", "23", "24", "25", "26", "27", "32", "33", "47", "50", "51", "52", "53", "54", "55", "56", "57", "58", "59", "62", "63", "66", "73", "74", "76", "77", "78", "79", "80", "81", "82", "90", "91", "92", "93", "95", "96", "97", "99", "TC", "XE", "XP", "XS", "XU", "LT", "RT", "E1", "E2", "E3", "E4", "FA", "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "TA", "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "GA", "GX", "GY", "GZ", "KX", "GT", "GQ", "GC", "GE", "CR", "Q5", "Q6", "AI", "SA", "SB"]
 )
 
 ICD10_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")

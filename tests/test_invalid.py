@@ -6,7 +6,8 @@ Source: cptkb encounter contract v1 (exit status 2 and its message), docs/contra
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -128,7 +129,7 @@ def test_unknown_switch(engine: Engine) -> None:
 def test_program_text_in_strings_stays_a_string(engine: Engine) -> None:
     """Encounter strings never become program text: a custom muscle or a branch named like
     clingo code is a string term, and the result is as for any other name."""
-    evil = "x). code(\"95864\",9). y(" 
+    evil = "x). code(\"95864\",9). y("
     enc = {
         "id": "inject",
         "date_of_service": "2024-05-01",

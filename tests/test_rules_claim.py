@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from asp import derive
 
 REVIEW = "review review_reason review_corrected review_corrected_modifier"
