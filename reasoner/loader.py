@@ -343,6 +343,10 @@ class EncounterRule:
     reads: tuple[Signature, ...] = ()  # reference predicates it (or its twins) reads
     uses: tuple[Signature, ...] = ()  # encounter predicates anywhere in its body (or its twins')
     twin_heads: tuple[Signature, ...] = ()  # what its twins define (prov/5, prov_member/3)
+    # needs and head refined by a leading string constant: finding("emg.x", ...) is
+    # (("finding", 3), "emg.x"); None where the first argument is not a string
+    refined_needs: tuple[tuple[Signature, str | None], ...] = ()
+    refined_head: tuple[tuple[Signature, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -431,15 +435,27 @@ class LoadedProgram:
         cached = self._cache.get(key)
         if cached is not None and not text:
             return cached
-        reachable = set(inputs)
+        # Signatures refined by a leading string constant: a rule that needs
+        # finding("emg.x", ...) is left out unless a chosen rule can derive an
+        # atom of finding/3 whose first argument is "emg.x" (or anything).
+        reachable: set[tuple[Signature, str | None]] = {(sig, None) for sig in inputs}
+        reachable_sigs: set[Signature] = set(inputs)
         chosen = [False] * len(self.rules)
+
+        def can_hold(need: tuple[Signature, str | None]) -> bool:
+            sig, first = need
+            if first is None:
+                return sig in reachable_sigs
+            return need in reachable or (sig, None) in reachable
+
         progress = True
         while progress:
             progress = False
             for i, rule in enumerate(self.rules):
-                if not chosen[i] and all(n in reachable for n in rule.needs):
+                if not chosen[i] and all(can_hold(n) for n in rule.refined_needs):
                     chosen[i] = True
-                    reachable.update(rule.head)
+                    reachable.update(rule.refined_head)
+                    reachable_sigs.update(sig for sig, _ in rule.refined_head)
                     progress = True
         # Reference data is grounded in full (see static_statements); text
         # mode, for the load-time check, includes it here.
@@ -478,6 +494,37 @@ def _parse(text: str) -> list[ast.AST]:
 
 def _is_input(sig: Signature) -> bool:
     return sig[0].startswith(INPUT_PREFIX) or sig[0] in INPUT_NAMES
+
+
+def _leading_string(term: ast.AST) -> str | None:
+    if term.ast_type == ast.ASTType.Function and term.arguments:
+        first = term.arguments[0]
+        if first.ast_type == ast.ASTType.SymbolicTerm and first.symbol.type == clingo.SymbolType.String:
+            return str(first.symbol.string)
+    return None
+
+
+def _refined(rule: ast.AST, dynamic: set[Signature]) -> tuple[list[tuple[Signature, str | None]], list[tuple[Signature, str | None]]]:
+    """The positive encounter literals of the body, and the head, with their leading string constant."""
+    needs: list[tuple[Signature, str | None]] = []
+    for lit in rule.body:
+        if (
+            lit.ast_type == ast.ASTType.Literal
+            and lit.sign == ast.Sign.NoSign
+            and lit.atom.ast_type == ast.ASTType.SymbolicAtom
+        ):
+            sig = _signature(lit.atom.symbol)
+            if sig is not None and sig in dynamic:
+                needs.append((sig, _leading_string(lit.atom.symbol)))
+    heads: list[tuple[Signature, str | None]] = []
+    head = rule.head
+    if head.ast_type == ast.ASTType.Literal and head.atom.ast_type == ast.ASTType.SymbolicAtom:
+        sig = _signature(head.atom.symbol)
+        if sig is not None and sig in dynamic:
+            heads.append((sig, _leading_string(head.atom.symbol)))
+    else:
+        heads.extend((sig, None) for sig in _head_atoms(rule) if sig in dynamic)
+    return needs, heads
 
 
 def _positive_needs(rule: ast.AST, dynamic: set[Signature]) -> list[Signature]:
@@ -604,6 +651,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
                         tuple(sorted(reads)),
                         tuple(sorted(uses)),
                         tuple(sorted({h for heads, _ in twin_sigs.get(index, []) for h in heads})),
+                        *(tuple(x) for x in _refined(stm, dynamic)),
                     )
                 )
             elif any(h in used for h in d.heads):
