@@ -528,17 +528,7 @@ def _refined(rule: ast.AST, dynamic: set[Signature]) -> tuple[list[tuple[Signatu
 
 
 def _positive_needs(rule: ast.AST, dynamic: set[Signature]) -> list[Signature]:
-    needs: list[Signature] = []
-    for lit in rule.body:
-        if (
-            lit.ast_type == ast.ASTType.Literal
-            and lit.sign == ast.Sign.NoSign
-            and lit.atom.ast_type == ast.ASTType.SymbolicAtom
-        ):
-            sig = _signature(lit.atom.symbol)
-            if sig is not None and sig in dynamic:
-                needs.append(sig)
-    return needs
+    return [sig for sig, _ in _refined(rule, dynamic)[0]]
 
 
 @dataclass

@@ -24,8 +24,7 @@ def _keys(symbols: list[clingo.Symbol]) -> frozenset[str]:
     )
 
 
-def derive(engine: Engine, facts: list[str], predicates: set[str], date: int = 20240501) -> list[str]:
-    """Sorted atoms (as text) of ``predicates`` that the knowledge base derives from ``facts``."""
+def _solve(engine: Engine, facts: list[str], date: int) -> list:
     symbols = [clingo.parse_term(f) for f in facts]
     if not any(s.name == "enc_date" for s in symbols):
         symbols.append(clingo.Function("enc_date", [clingo.Number(date)]))
@@ -34,6 +33,12 @@ def derive(engine: Engine, facts: list[str], predicates: set[str], date: int = 2
         "unit", dt.date(d // 10000, d // 100 % 100, d % 100), "11", [(s.name, tuple(s.arguments)) for s in symbols], _keys(symbols)
     )
     (atoms,) = engine.solve([enc], trace=True)
+    return atoms
+
+
+def derive(engine: Engine, facts: list[str], predicates: set[str], date: int = 20240501) -> list[str]:
+    """Sorted atoms (as text) of ``predicates`` that the knowledge base derives from ``facts``."""
+    atoms = _solve(engine, facts, date)
     found = {str(a) for a in atoms if a.name in predicates}
     found |= {str(d.head) for d in read_derivations(atoms) if d.head.name in predicates}
     return sorted(found)
@@ -41,12 +46,4 @@ def derive(engine: Engine, facts: list[str], predicates: set[str], date: int = 2
 
 def rules_fired(engine: Engine, facts: list[str], date: int = 20240501) -> set[str]:
     """The ids of every rule that fired."""
-    symbols = [clingo.parse_term(f) for f in facts]
-    if not any(s.name == "enc_date" for s in symbols):
-        symbols.append(clingo.Function("enc_date", [clingo.Number(date)]))
-    d = next(s for s in symbols if s.name == "enc_date").arguments[0].number
-    enc = Encounter(
-        "unit", dt.date(d // 10000, d // 100 % 100, d % 100), "11", [(s.name, tuple(s.arguments)) for s in symbols], _keys(symbols)
-    )
-    (atoms,) = engine.solve([enc], trace=True)
-    return {d.rule for d in read_derivations(atoms)}
+    return {d.rule for d in read_derivations(_solve(engine, facts, date))}
