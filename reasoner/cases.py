@@ -14,7 +14,9 @@ A case file is JSON: ``{"cases": [case, ...]}``; each case has
   - ``claim_review``: one entry per claimed line: ``status`` and, for a
     changed line, ``corrected``; optional ``rules`` that must be among its rules;
   - ``error``: the encounter is invalid: ``field`` and ``value`` of the
-    InvalidEncounter, and optional ``contains`` (texts the message must hold).
+    InvalidEncounter, and optional ``contains`` (texts the message must hold);
+  - ``explains``: rule ids that must fire (appear in the explanation);
+  - ``not_explains``: rule ids that must not fire.
 
 The project's own corpus lives in ``tests/cases``; pytest collects every case
 as a test item, and :func:`run_case` is what it calls.
@@ -82,8 +84,9 @@ def run_case(engine: Engine, case: Case) -> list[str]:
     """Run one case; return the differences from what it expects (empty when it passes)."""
     problems: list[str] = []
     expect = case.expect
+    trace = "explains" in expect or "not_explains" in expect
     try:
-        result = engine.evaluate(case.encounter, case.switches)
+        result = engine.evaluate(case.encounter, case.switches, trace=trace)
     except InvalidEncounter as exc:
         if "error" not in expect:
             return [f"the encounter was rejected as invalid: {exc}"]
@@ -110,6 +113,13 @@ def run_case(engine: Engine, case: Case) -> list[str]:
     for rid in expect.get("no_findings", []):
         if rid in rules:
             problems.append(f"finding {rid} present but must not be")
+    fired = {d.rule for d in result.derivations}
+    for rid in expect.get("explains", []):
+        if rid not in fired:
+            problems.append(f"rule {rid} does not appear in the explanation; rules that fired: {sorted(fired)}")
+    for rid in expect.get("not_explains", []):
+        if rid in fired:
+            problems.append(f"rule {rid} appears in the explanation but must not")
     if "claim_review" in expect:
         review = got.get("claim_review")
         if review is None:
@@ -135,3 +145,14 @@ def run_case(engine: Engine, case: Case) -> list[str]:
                     if rid not in line["rules"]:
                         problems.append(f"claim[{i}] {line['code']}: rule {rid} missing from {line['rules']}")
     return problems
+
+
+def case_files(paths: list[Path]) -> list[Path]:
+    """The case files named, and the *.json files under the directories named, in a stable order."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
+        else:
+            out.append(path)
+    return out

@@ -2,6 +2,8 @@
 
     cptkb evaluate FILE|- [--format json|text] [--explain] [--switch NAME=on|off]
     cptkb evaluate-batch FILE|-            (JSON Lines in, JSON Lines out)
+    cptkb test PATH...                      (run case files; exit 1 when a case fails)
+    cptkb coverage PATH... [--format json]  (rules, citations, date periods exercised)
 
 Exit status: 0 evaluated; 2 invalid input (nothing on standard output, the
 reason on standard error); 1 internal fault.
@@ -49,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     batch = sub.add_parser("evaluate-batch", help="evaluate JSON Lines: one encounter per line in, one result per line out")
     batch.add_argument("file", help="a JSON Lines file, or - for standard input")
     batch.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
+    test = sub.add_parser("test", help="run encounter case files and report each case")
+    test.add_argument("paths", nargs="+", help="case files, or directories of *.json case files")
+    test.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    cov = sub.add_parser("coverage", help="which rules, citations and date periods a case corpus exercises")
+    cov.add_argument("paths", nargs="+", help="case files, or directories of *.json case files")
+    cov.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -134,6 +142,51 @@ def cmd_evaluate_batch(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) 
     return EXIT_OK
 
 
+def _load_cases(paths: list[str]) -> list[Any]:
+    from .cases import CaseFileError, case_files, load_cases
+
+    files = case_files([Path(p) for p in paths])
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise InvalidEncounter("PATH", missing[0], "a case file or a directory of case files", problem="no such file")
+    cases = []
+    for f in files:
+        try:
+            cases.extend(load_cases(f))
+        except CaseFileError as exc:
+            raise InvalidEncounter("PATH", str(f), "a case file: {\"cases\": [...]}", problem=f"not a case file ({exc}):") from None
+    return cases
+
+
+def cmd_test(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Run case files; print PASS/FAIL per case with the differences; exit 1 when any fails."""
+    from .cases import run_case
+
+    engine = default_engine()
+    cases = _load_cases(args.paths)
+    failed = 0
+    for case in cases:
+        problems = run_case(engine, case)
+        if problems:
+            failed += 1
+            stdout.write(f"FAIL {case.file.name}: {case.name}\n")
+            for p in problems:
+                stdout.write(f"     {p}\n")
+        elif not args.quiet:
+            stdout.write(f"PASS {case.file.name}: {case.name}\n")
+    stdout.write(f"{len(cases) - failed} passed, {failed} failed\n")
+    return EXIT_OK if failed == 0 else EXIT_FAULT
+
+
+def cmd_coverage(args: argparse.Namespace, stdout: TextIO) -> int:
+    from .coverage import measure
+
+    engine = default_engine()
+    report = measure(engine, _load_cases(args.paths))
+    stdout.write(_dump(report.to_dict()) + "\n" if args.format == "json" else report.to_text())
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
@@ -144,9 +197,14 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, stdout:
     try:
         if args.command == "evaluate":
             return cmd_evaluate(args, stdin, stdout)
+        if args.command == "test":
+            return cmd_test(args, stdout)
+        if args.command == "coverage":
+            return cmd_coverage(args, stdout)
         return cmd_evaluate_batch(args, stdin, stdout)
     except InvalidEncounter as exc:
-        sys.stderr.write(f"cptkb: invalid encounter: {exc}\n")
+        what = "invalid encounter" if args.command.startswith("evaluate") else "invalid input"
+        sys.stderr.write(f"cptkb: {what}: {exc}\n")
         return EXIT_INVALID
     except (KnowledgeBaseFault, KnowledgeBaseError) as exc:
         sys.stderr.write(f"cptkb: internal fault of the knowledge base: {exc}\n")

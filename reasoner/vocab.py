@@ -70,6 +70,7 @@ class Vocabulary:
     switches: dict[str, str] = field(default_factory=dict)
     data_sources: dict[str, tuple[str, str]] = field(default_factory=dict)
     evidence_labels: dict[str, str] = field(default_factory=dict)
+    coverage_exempt: dict[str, str] = field(default_factory=dict)
 
     def label(self, sym: clingo.Symbol) -> str:
         key = str(sym)
@@ -153,6 +154,8 @@ def read_vocabulary(facts: Iterable[clingo.Symbol]) -> Vocabulary:
             v.data_sources[str(args[0])] = (_s(args[1]), str(args[2]))
         elif name == "evidence" and len(args) == 2:
             v.evidence_labels[str(args[0])] = _s(args[1])
+        elif name == "coverage_exempt" and len(args) == 2:
+            v.coverage_exempt[_s(args[0])] = _s(args[1])
     for ident, (region, nerve) in muscle_rows.items():
         v.muscles[ident] = Muscle(
             ident,
