@@ -4,6 +4,7 @@
     cptkb evaluate-batch FILE|-            (JSON Lines in, JSON Lines out)
     cptkb test PATH...                      (run case files; exit 1 when a case fails)
     cptkb coverage PATH... [--format json]  (rules, citations, date periods exercised)
+    cptkb verify [--invariants FILE]        (invariants by search; structure)
 
 Exit status: 0 evaluated; 2 invalid input (nothing on standard output, the
 reason on standard error); 1 internal fault.
@@ -57,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     cov = sub.add_parser("coverage", help="which rules, citations and date periods a case corpus exercises")
     cov.add_argument("paths", nargs="+", help="case files, or directories of *.json case files")
     cov.add_argument("--format", choices=("text", "json"), default="text")
+    ver = sub.add_parser("verify", help="check the knowledge base's invariants by search, and its structure")
+    ver.add_argument("--invariants", action="append", default=[], metavar="FILE", help="more invariants (repeatable)")
+    ver.add_argument("--kb", metavar="DIR", help="a knowledge-base directory (default: the installed one)")
+    ver.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS", help="per invariant")
+    ver.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -187,6 +193,20 @@ def cmd_coverage(args: argparse.Namespace, stdout: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Invariants by search and structural checks; exit 1 when anything fails."""
+    from .verify import verify
+
+    engine = Engine(args.kb) if args.kb else default_engine()
+    extra = [Path(p) for p in args.invariants]
+    for p in extra:
+        if not p.is_file():
+            raise InvalidEncounter("--invariants", str(p), "a file of invariants", problem="no such file")
+    report = verify(engine, extra, args.time_limit)
+    stdout.write(_dump(report.to_dict()) + "\n" if args.format == "json" else report.to_text())
+    return EXIT_OK if report.ok else EXIT_FAULT
+
+
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
@@ -201,6 +221,8 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, stdout:
             return cmd_test(args, stdout)
         if args.command == "coverage":
             return cmd_coverage(args, stdout)
+        if args.command == "verify":
+            return cmd_verify(args, stdout)
         return cmd_evaluate_batch(args, stdin, stdout)
     except InvalidEncounter as exc:
         what = "invalid encounter" if args.command.startswith("evaluate") else "invalid input"
