@@ -5,6 +5,7 @@
     cptkb test PATH...                      (run case files; exit 1 when a case fails)
     cptkb coverage PATH... [--format json]  (rules, citations, date periods exercised)
     cptkb verify [--invariants FILE]        (invariants by search; structure)
+    cptkb impact --before DIR|REV [--after DIR] CORPUS...
 
 Exit status: 0 evaluated; 2 invalid input (nothing on standard output, the
 reason on standard error); 1 internal fault.
@@ -63,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--kb", metavar="DIR", help="a knowledge-base directory (default: the installed one)")
     ver.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS", help="per invariant")
     ver.add_argument("--format", choices=("text", "json"), default="text")
+    imp = sub.add_parser("impact", help="encounters of a corpus whose codes or findings change between two knowledge bases")
+    imp.add_argument("--before", required=True, metavar="DIR_OR_GIT_REV", help="a kb directory, or a git revision of this repository")
+    imp.add_argument("--after", metavar="DIR", help="a kb directory (default: the installed knowledge base)")
+    imp.add_argument("corpus", nargs="+", help="case files, or directories of *.json case files")
+    imp.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -207,6 +213,24 @@ def cmd_verify(args: argparse.Namespace, stdout: TextIO) -> int:
     return EXIT_OK if report.ok else EXIT_FAULT
 
 
+def cmd_impact(args: argparse.Namespace, stdout: TextIO) -> int:
+    import tempfile
+
+    from .impact import ImpactError, impact, load_before
+
+    cases = _load_cases(args.corpus)
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            before_dir = load_before(args.before, Path.cwd(), Path(work))
+        except ImpactError as exc:
+            raise InvalidEncounter("--before", args.before, "a kb directory or a git revision", problem=str(exc)) from None
+        before = Engine(before_dir)
+        after = Engine(args.after) if args.after else default_engine()
+        report = impact(before, after, cases)
+    stdout.write(_dump(report.to_dict()) + "\n" if args.format == "json" else report.to_text())
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
@@ -223,6 +247,8 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, stdout:
             return cmd_coverage(args, stdout)
         if args.command == "verify":
             return cmd_verify(args, stdout)
+        if args.command == "impact":
+            return cmd_impact(args, stdout)
         return cmd_evaluate_batch(args, stdin, stdout)
     except InvalidEncounter as exc:
         what = "invalid encounter" if args.command.startswith("evaluate") else "invalid input"

@@ -207,7 +207,7 @@ def check_invariants(engine: Engine, extra: list[Path] | None = None, time_limit
         undecided = False
         if ctl.symbolic_atoms[target] is not None:
 
-            def keep(model: clingo.Model) -> bool:
+            def keep(model: clingo.Model, found: list[list[clingo.Symbol]] = found) -> bool:
                 found.append([a for a in model.symbols(atoms=True) if a.name.startswith("enc_") or a.name == "switch"])
                 return False  # one counterexample is enough
 
