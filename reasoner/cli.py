@@ -56,9 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     test = sub.add_parser("test", help="run encounter case files and report each case")
     test.add_argument("paths", nargs="+", help="case files, or directories of *.json case files")
     test.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    test.add_argument("--kb", metavar="DIR", help="a knowledge-base directory (default: the installed one)")
     cov = sub.add_parser("coverage", help="which rules, citations and date periods a case corpus exercises")
     cov.add_argument("paths", nargs="+", help="case files, or directories of *.json case files")
     cov.add_argument("--format", choices=("text", "json"), default="text")
+    cov.add_argument("--kb", metavar="DIR", help="a knowledge-base directory (default: the installed one)")
     ver = sub.add_parser("verify", help="check the knowledge base's invariants by search, and its structure")
     ver.add_argument("--invariants", action="append", default=[], metavar="FILE", help="more invariants (repeatable)")
     ver.add_argument("--kb", metavar="DIR", help="a knowledge-base directory (default: the installed one)")
@@ -174,7 +176,7 @@ def cmd_test(args: argparse.Namespace, stdout: TextIO) -> int:
     """Run case files; print PASS/FAIL per case with the differences; exit 1 when any fails."""
     from .cases import run_case
 
-    engine = default_engine()
+    engine = Engine(args.kb) if args.kb else default_engine()
     cases = _load_cases(args.paths)
     failed = 0
     for case in cases:
@@ -193,7 +195,7 @@ def cmd_test(args: argparse.Namespace, stdout: TextIO) -> int:
 def cmd_coverage(args: argparse.Namespace, stdout: TextIO) -> int:
     from .coverage import measure
 
-    engine = default_engine()
+    engine = Engine(args.kb) if args.kb else default_engine()
     report = measure(engine, _load_cases(args.paths))
     stdout.write(_dump(report.to_dict()) + "\n" if args.format == "json" else report.to_text())
     return EXIT_OK
