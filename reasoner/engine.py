@@ -6,6 +6,7 @@ import gc
 import logging
 import queue
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterable, Iterator, Mapping
@@ -57,6 +58,7 @@ class Engine:
             self._check_grounds()
             cache.store(self.kb_dir, (self.program, self.vocab))
         self._controls = _Controls(self.program)
+        weakref.finalize(self, self._controls.stop)
         # The parsed knowledge base is many long-lived objects; keep the cyclic
         # garbage collector from scanning them again after every evaluation.
         gc.freeze()
@@ -213,6 +215,9 @@ class Engine:
             yield from flush()
 
 
+_STOP = object()
+
+
 class _Controls:
     """Fresh clingo controls for evaluations, made and freed off the request path.
 
@@ -228,7 +233,7 @@ class _Controls:
     def __init__(self, program: LoadedProgram) -> None:
         self._static = program.static_statements()
         self._ready: queue.SimpleQueue[clingo.Control] = queue.SimpleQueue()
-        self._jobs: queue.SimpleQueue[clingo.Control | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="cptkb-controls", daemon=True)
         self._thread.start()
         self._jobs.put(None)  # make the first spare
@@ -247,8 +252,14 @@ class _Controls:
     def _work(self) -> None:
         while True:
             used = self._jobs.get()
+            if used is _STOP:
+                return
             del used  # freeing a control happens here
             self._ready.put(self.new())
+
+    def stop(self) -> None:
+        """End the thread (when its engine is collected)."""
+        self._jobs.put(_STOP)
 
     def take(self) -> clingo.Control:
         try:
