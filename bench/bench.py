@@ -60,18 +60,24 @@ def main() -> None:
         engine.evaluate(enc, trace=True)
 
     single: dict[bool, list[float]] = {False: [], True: []}
+    rounds: list[float] = []
     for _ in range(args.rounds):
         for trace in (False, True):
+            this_round = []
             for enc in encs:
                 t = time.perf_counter()
                 engine.evaluate(enc, trace=trace)
-                single[trace].append(time.perf_counter() - t)
+                this_round.append(time.perf_counter() - t)
+            single[trace].extend(this_round)
+            if not trace:
+                rounds.append(statistics.median(this_round))
     for trace in (False, True):
         v = single[trace]
         print(
             f"warm single evaluation{' with trace' if trace else ''}: median {statistics.median(v) * 1000:.2f} ms,"
             f" p90 {pct(v, 0.9) * 1000:.2f} ms, n={len(v)}"
         )
+    print("warm single evaluation, median of each round: " + ", ".join(f"{r * 1000:.2f}" for r in rounds) + " ms")
     ratio_single = statistics.median(single[True]) / statistics.median(single[False])
     print(f"single evaluation, trace / no trace: {ratio_single:.2f}x")
 

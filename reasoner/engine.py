@@ -231,7 +231,9 @@ class _Controls:
     OPTIONS = ["--models=0", "--warn=no-atom-undefined"]
 
     def __init__(self, program: LoadedProgram) -> None:
-        self._static = program.static_statements()
+        # as text: parsing it is one call into clingo, which releases the
+        # interpreter lock, so the request path keeps it meanwhile
+        self._static = "\n".join(stm.text for stm in program.static)
         self._ready: queue.SimpleQueue[clingo.Control] = queue.SimpleQueue()
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="cptkb-controls", daemon=True)
@@ -244,9 +246,7 @@ class _Controls:
         # rule defines are expected here; the whole knowledge base was checked
         # for undefined atoms when it was loaded (Engine._check_grounds).
         ctl = clingo.Control(self.OPTIONS, logger=_clingo_logger, message_limit=50)
-        with ast.ProgramBuilder(ctl) as builder:
-            for stm in self._static:
-                builder.add(stm)
+        ctl.add("base", [], self._static)
         return ctl
 
     def _work(self) -> None:
