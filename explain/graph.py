@@ -93,3 +93,46 @@ def node_link(graph: nx.DiGraph) -> dict[str, Any]:
     nodes = [{"id": n, **graph.nodes[n]} for n in sorted(graph.nodes)]
     links = [{"source": u, "target": v, **graph.edges[u, v]} for u, v in sorted(graph.edges)]
     return {"directed": True, "nodes": nodes, "links": links}
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+_DOT_SHAPES = {
+    "fact": "box",
+    "data": "note",
+    "absence": "box",
+    "rule": "ellipse",
+    "conclusion": "plaintext",
+    "code": "doubleoctagon",
+    "finding": "octagon",
+}
+
+
+def render_dot(graph: nx.DiGraph) -> str:
+    """The trace graph in Graphviz DOT: facts, data and absences as boxes (absences dashed),
+    rule applications as ellipses labelled with rule id and evidence, codes and findings last."""
+    lines = ["digraph trace {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
+    names = {n: f"n{i}" for i, n in enumerate(sorted(graph.nodes))}
+    for node in sorted(graph.nodes):
+        data = graph.nodes[node]
+        kind = data["kind"]
+        if kind == "rule":
+            label = f"{data['rule']}\n{data['evidence']}"
+        elif kind == "code":
+            label = f"{data['code']} x{data['units']}" + "".join(f" -{m}" for m in data["modifiers"])
+        elif kind == "finding":
+            label = f"{data['severity']}: {data['rule']}"
+        elif kind == "absence":
+            label = f"no {data['atom']}"
+        else:
+            label = data["atom"]
+        style = ', style="dashed"' if kind == "absence" else ""
+        lines.append(f"  {names[node]} [shape={_DOT_SHAPES[kind]}, label={_dot_quote(label)}{style}];")
+    for u, v in sorted(graph.edges):
+        role = graph.edges[u, v]["role"]
+        style = ' [style="dashed"]' if role == "absent" else (' [style="dotted"]' if role == "counted" else "")
+        lines.append(f"  {names[u]} -> {names[v]}{style};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

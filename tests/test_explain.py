@@ -1,0 +1,49 @@
+"""Renderers of the trace: the plain-text justification and Graphviz DOT.
+
+Source: the rules and sources of the knowledge base (their rule_source facts); docs/contract.md.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cptkb.explain.graph import build_graph, render_dot
+from cptkb.explain.text import render_text
+from cptkb.reasoner.engine import Engine
+
+ENC = {
+    "id": "explain-1",
+    "date_of_service": "2024-05-01",
+    "needle_emg": [{"muscle": m, "side": "right"} for m in ("APB", "FDI", "EDC", "biceps", "deltoid")],
+}
+
+
+def test_dot_declares_every_node_and_marks_absence(engine: Engine) -> None:
+    """DOT output: one node statement per graph node, edges between declared nodes only, the code as a
+    double octagon, the absence of same-day nerve conduction as a dashed box feeding emg.code.limbs."""
+    result = engine.evaluate(ENC, trace=True)
+    graph = build_graph(result, engine.vocab)
+    dot = render_dot(graph)
+    assert dot.startswith("digraph trace {\n") and dot.endswith("}\n")
+    declared = set(re.findall(r"^  (n\d+) \[", dot, flags=re.M))
+    assert len(declared) == graph.number_of_nodes()
+    edges = re.findall(r"^  (n\d+) -> (n\d+)", dot, flags=re.M)
+    assert len(edges) == graph.number_of_edges()
+    assert all(u in declared and v in declared for u, v in edges)
+    assert '[shape=doubleoctagon, label="95860 x1"]' in dot
+    assert 'label="no same_day_ncs", style="dashed"' in dot
+    assert 'label="emg.code.limbs\\nverified"' in dot
+    assert dot == render_dot(build_graph(engine.evaluate(ENC, trace=True), engine.vocab))  # deterministic
+
+
+def test_text_names_values_sources_and_evidence(engine: Engine) -> None:
+    """The text justification of 95860 goes down to the encounter facts, with each rule's source, the
+    counts compared and the atoms whose absence it relied on (CMS CY1998 MPFS final rule, research note C-6)."""
+    text = render_text(engine.evaluate(ENC, trace=True), engine.vocab)
+    assert "Why 95860 x1" in text
+    assert "- emg.code.limbs: one code by the number of complete limbs, without same-day NCS" in text
+    assert "because there is no: same_day_ncs" in text
+    assert "limb_muscle_count(right_upper,5)" in text and "checked: 5 >= 5" in text
+    assert "source: CMS CY1998 MPFS final rule, 62 FR 59048 at 59090" in text
+    assert "enc_emg(0,abductor_pollicis_brevis,right)" in text
+    assert "unconfirmed: not checked against a public source" in text  # the anatomy rules say so
