@@ -59,7 +59,20 @@ def _steps(
 
 
 def render_text(result: Result, vocab: Vocabulary, depth: int = 12) -> str:
-    """The justification of ``result`` as plain text (needs an evaluation with ``trace=True``)."""
+    """The justification of ``result`` as plain text (needs an evaluation with ``trace=True``).
+
+    ``depth`` bounds how many rule applications down from each code are shown.
+    """
+    return _render("justification.txt.j2", result, vocab, depth)
+
+
+def render_markdown(result: Result, vocab: Vocabulary, depth: int = 12) -> str:
+    """The justification of ``result`` as Markdown: a code table, the reasons per code as nested
+    lists, the findings and the claim review as tables."""
+    return _render("justification.md.j2", result, vocab, depth)
+
+
+def _render(template_name: str, result: Result, vocab: Vocabulary, depth: int) -> str:
     by_head: dict[clingo.Symbol, list[Derivation]] = defaultdict(list)
     for d in sorted(result.derivations, key=lambda d: (d.rule, [str(f) for f in d.facts])):
         by_head[d.head].append(d)
@@ -81,7 +94,7 @@ def render_text(result: Result, vocab: Vocabulary, depth: int = 12) -> str:
             }
         )
     review = None if result.claim_review is None else [r.to_dict() for r in result.claim_review]
-    template = _ENV.get_template("justification.txt.j2")
+    template = _ENV.get_template(template_name)
     return template.render(
         result=result, codes=codes, findings=[f.to_dict() for f in result.findings], review=review
     ).rstrip("\n") + "\n"

@@ -41,8 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     ev = sub.add_parser("evaluate", help="the valid code set of one encounter (contract v1)")
     ev.add_argument("file", help="a file holding one encounter object, or - for standard input")
-    ev.add_argument("--format", choices=("json", "text", "dot"), default="json",
-                    help="json (contract v1), text (justification), dot (the trace graph for Graphviz)")
+    ev.add_argument("--format", choices=("json", "text", "markdown", "dot"), default="json",
+                    help="json (contract v1), text or markdown (justification), dot (the trace graph for Graphviz)")
+    ev.add_argument("--depth", type=int, default=12, metavar="N",
+                    help="text and markdown: rule applications shown below each code (default 12)")
     ev.add_argument("--explain", action="store_true", help="with --format json: add the trace graph as 'explanation'")
     ev.add_argument(
         "--switch",
@@ -113,7 +115,7 @@ def cmd_evaluate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int
     engine = default_engine()
     switches = _switches(args.switch, engine)
     encounter = _parse_json(_read(args.file, stdin), "encounter")
-    trace = args.format in ("text", "dot") or args.explain
+    trace = args.format in ("text", "markdown", "dot") or args.explain
     result = engine.evaluate(encounter, switches, trace=trace)
     if args.format == "dot":
         from cptkb.explain.graph import build_graph, render_dot
@@ -122,7 +124,11 @@ def cmd_evaluate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int
     elif args.format == "text":
         from cptkb.explain.text import render_text
 
-        out = render_text(result, engine.vocab)
+        out = render_text(result, engine.vocab, args.depth)
+    elif args.format == "markdown":
+        from cptkb.explain.text import render_markdown
+
+        out = render_markdown(result, engine.vocab, args.depth)
     else:
         data = result.to_dict()
         if args.explain:

@@ -47,3 +47,28 @@ def test_text_names_values_sources_and_evidence(engine: Engine) -> None:
     assert "source: CMS CY1998 MPFS final rule, 62 FR 59048 at 59090" in text
     assert "enc_emg(0,abductor_pollicis_brevis,right)" in text
     assert "unconfirmed: not checked against a public source" in text  # the anatomy rules say so
+
+
+def test_markdown_tables_and_nested_reasons(engine: Engine) -> None:
+    """Markdown: a code table, the reasons of each code as nested lists with rule ids in bold, findings as a table."""
+    from cptkb.explain.text import render_markdown
+
+    md = render_markdown(engine.evaluate(ENC, trace=True), engine.vocab)
+    assert md.startswith("# Encounter explain-1\n")
+    assert "| 95860 | 1 |  | needle EMG, one limb |" in md
+    assert "## Why 95860 x1" in md
+    assert "- **emg.code.limbs**: one code by the number of complete limbs, without same-day NCS" in md
+    assert "because there is no: `same_day_ncs`" in md
+    assert "| info | `kb.unconfirmed.anatomy` |" in md
+
+
+def test_depth_prunes_the_chain(engine: Engine) -> None:
+    """--depth bounds how far below each code the justification goes: at depth 1 only the rule that
+    outputs the code is shown, not the encounter facts."""
+    result = engine.evaluate(ENC, trace=True)
+    short = render_text(result, engine.vocab, depth=1)
+    full = render_text(result, engine.vocab)
+    assert "- output.code:" in short and "emg.code.limbs" not in short
+    assert "enc_emg(0,abductor_pollicis_brevis,right)" not in short
+    assert "enc_emg(0,abductor_pollicis_brevis,right)" in full
+    assert len(short) < len(full)
