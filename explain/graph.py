@@ -34,13 +34,23 @@ def _atom_key(sym: clingo.Symbol, derived: set[clingo.Symbol]) -> tuple[str, str
     return f"data:{sym}", "data"
 
 
-def build_graph(result: Result, vocab: Vocabulary) -> nx.DiGraph:
-    """The trace graph of ``result`` (which must come from an evaluation with ``trace=True``)."""
+def build_graph(result: Result, vocab: Vocabulary, all_derivations: bool = False) -> nx.DiGraph:
+    """The trace graph of ``result`` (which must come from an evaluation with ``trace=True``).
+
+    By default each conclusion keeps one derivation (the first by rule id and
+    premises); ``all_derivations`` keeps every way it was derived.
+    """
     graph = nx.DiGraph()
     derived = {d.head for d in result.derivations}
     for fact in result.input_facts:
         graph.add_node(f"fact:{fact}", kind="fact", atom=str(fact))
-    for d in sorted(result.derivations, key=lambda d: (str(d.head), d.rule, [str(f) for f in d.facts])):
+    ordered = sorted(result.derivations, key=lambda d: (str(d.head), d.rule, [str(f) for f in d.facts]))
+    if not all_derivations:
+        first: dict[clingo.Symbol, object] = {}
+        for d in ordered:
+            first.setdefault(d.head, d)
+        ordered = [d for d in ordered if first[d.head] is d]
+    for d in ordered:
         premises = ";".join(str(f) for f in d.facts)
         absent = ";".join(str(a) for a in d.absent)
         app = f"rule:{d.rule}|{d.head}|{premises}|{absent}"

@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("file", help="a file holding one encounter object, or - for standard input")
     ev.add_argument("--format", choices=("json", "text", "markdown", "dot"), default="json",
                     help="json (contract v1), text or markdown (justification), dot (the trace graph for Graphviz)")
+    ev.add_argument("--all-derivations", action="store_true",
+                    help="with --explain or --format dot: every derivation of each conclusion, not one")
     ev.add_argument("--depth", type=int, default=12, metavar="N",
                     help="text and markdown: rule applications shown below each code (default 12)")
     ev.add_argument("--explain", action="store_true", help="with --format json: add the trace graph as 'explanation'")
@@ -120,7 +122,7 @@ def cmd_evaluate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int
     if args.format == "dot":
         from cptkb.explain.graph import build_graph, render_dot
 
-        out = render_dot(build_graph(result, engine.vocab))
+        out = render_dot(build_graph(result, engine.vocab, args.all_derivations))
     elif args.format == "text":
         from cptkb.explain.text import render_text
 
@@ -134,7 +136,7 @@ def cmd_evaluate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int
         if args.explain:
             from cptkb.explain.graph import build_graph, node_link
 
-            data["explanation"] = node_link(build_graph(result, engine.vocab))
+            data["explanation"] = node_link(build_graph(result, engine.vocab, args.all_derivations))
         out = _dump(data) + "\n"
     stdout.write(out)
     return EXIT_OK

@@ -72,3 +72,27 @@ def test_depth_prunes_the_chain(engine: Engine) -> None:
     assert "enc_emg(0,abductor_pollicis_brevis,right)" not in short
     assert "enc_emg(0,abductor_pollicis_brevis,right)" in full
     assert len(short) < len(full)
+
+
+def test_one_derivation_per_conclusion_by_default(engine: Engine) -> None:
+    """Each conclusion keeps one derivation unless all are asked for: ncs_study_count(2) is derived once per
+    study it counts (its positive premise), so all derivations give more rule nodes for it."""
+    enc = {
+        "id": "deriv",
+        "date_of_service": "2024-05-01",
+        "nerve_conduction": [
+            {"nerve": "median", "side": "left", "study": "motor"},
+            {"nerve": "ulnar", "side": "left", "study": "motor"},
+        ],
+    }
+    result = engine.evaluate(enc, trace=True)
+    one = build_graph(result, engine.vocab)
+    every = build_graph(result, engine.vocab, all_derivations=True)
+
+    def rule_nodes(g, rule):
+        return [n for n, d in g.nodes(data=True) if d["kind"] == "rule" and d["rule"] == rule]
+
+    assert len(rule_nodes(one, "ncs.count")) == 1
+    assert len(rule_nodes(every, "ncs.count")) == 2
+    for head, count in ((n, len(list(one.predecessors(n)))) for n, d in one.nodes(data=True) if d["kind"] == "conclusion"):
+        assert count == 1, head
