@@ -67,7 +67,7 @@ class Engine:
 
     def _read_vocabulary(self) -> Vocabulary:
         ctl = clingo.Control(logger=_clingo_logger, message_limit=50)
-        ctl.add("base", [], "\n".join(stm.text for stm in self.program.static))
+        ctl.add("base", [], self.program.static_text())
         ctl.add("base", [], self.program.documentation)
         try:
             ctl.ground([("base", [])])
@@ -233,7 +233,7 @@ class _Controls:
     def __init__(self, program: LoadedProgram) -> None:
         # as text: parsing it is one call into clingo, which releases the
         # interpreter lock, so the request path keeps it meanwhile
-        self._static = "\n".join(stm.text for stm in program.static)
+        self._static = program.static_text()
         self._ready: queue.SimpleQueue[clingo.Control] = queue.SimpleQueue()
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="cptkb-controls", daemon=True)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, overload
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import clingo
 from clingo import ast
@@ -339,14 +339,14 @@ class EncounterRule:
     text: str
     twins: str
     head: tuple[Signature, ...]
-    needs: tuple[Signature, ...]  # encounter predicates of its positive body literals
     reads: tuple[Signature, ...] = ()  # reference predicates it (or its twins) reads
     uses: tuple[Signature, ...] = ()  # encounter predicates anywhere in its body (or its twins')
     twin_heads: tuple[Signature, ...] = ()  # what its twins define (prov/5, prov_member/3)
-    # needs and head refined by a leading string constant: finding("emg.x", ...) is
-    # (("finding", 3), "emg.x"); None where the first argument is not a string
-    refined_needs: tuple[tuple[Signature, str | None], ...] = ()
-    refined_head: tuple[tuple[Signature, str | None], ...] = ()
+    # The encounter atoms of its positive body, and its head, each as a signature
+    # with its leading string constant: finding("emg.x", ...) is
+    # (("finding", 3), "emg.x"); None where the first argument is not a string.
+    needs: tuple[tuple[Signature, str | None], ...] = ()
+    head_keys: tuple[tuple[Signature, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -388,7 +388,6 @@ class LoadedProgram:
     provided: tuple[Signature, ...] = ()  # predicates given by facts (inputs, reference data)
     _cache: dict[tuple[frozenset[Signature], bool], list[ast.AST]] = field(default_factory=dict, repr=False)
     _keyed_ast: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
-    _static_ast: list[ast.AST] | None = field(default=None, repr=False)
 
     def keyed_rows(self, keys: set[str] | frozenset[str]) -> list[ast.AST]:
         """The rows of keyed reference tables (kb: keyed_table/2) whose key the batch names,
@@ -405,17 +404,14 @@ class LoadedProgram:
             out.extend(self._keyed_ast[key])
         return out
 
-    def static_statements(self) -> list[ast.AST]:
-        """The reference data (facts by predicate, see _precompute_static), parsed once."""
-        if self._static_ast is None:
-            self._static_ast = _parse("\n".join(stm.text for stm in self.static))
-        return self._static_ast
+    def static_text(self) -> str:
+        """The reference data (facts by predicate, see _precompute_static) as program text."""
+        return "\n".join(stm.text for stm in self.static)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_cache"] = {}
         state["_keyed_ast"] = {}
-        state["_static_ast"] = None
         return state
 
     @overload
@@ -452,12 +448,12 @@ class LoadedProgram:
         while progress:
             progress = False
             for i, rule in enumerate(self.rules):
-                if not chosen[i] and all(can_hold(n) for n in rule.refined_needs):
+                if not chosen[i] and all(can_hold(n) for n in rule.needs):
                     chosen[i] = True
-                    reachable.update(rule.refined_head)
-                    reachable_sigs.update(sig for sig, _ in rule.refined_head)
+                    reachable.update(rule.head_keys)
+                    reachable_sigs.update(sig for sig, _ in rule.head_keys)
                     progress = True
-        # Reference data is grounded in full (see static_statements); text
+        # Reference data is grounded in full (see static_text); text
         # mode, for the load-time check, includes it here.
         parts = [stm.text for stm in self.static] if text else []
         parts.append(self.declarations)
@@ -465,11 +461,9 @@ class LoadedProgram:
         # with the atom-undefined message off: a subset of the rules is
         # grounded, so atoms no chosen rule defines are expected.)
         defined: set[Signature] = set()
-        read: set[Signature] = set()
         for i, rule in enumerate(self.rules):
             if chosen[i]:
                 defined.update(rule.head)
-                read.update(rule.uses)
                 if trace:
                     defined.update(rule.twin_heads)
         parts.extend(f"#show {n}/{a + 1}." for n, a in self.shown if (n, a) in defined)
@@ -637,7 +631,6 @@ def _split(collector: _Provenance) -> LoadedProgram:
                         with_k(stm),
                         "\n".join(with_k(tw) for tw in collector.twins.get(index, [])),
                         tuple(h for h in d.heads if h in dynamic),
-                        tuple(_positive_needs(stm, dynamic)),
                         tuple(sorted(reads)),
                         tuple(sorted(uses)),
                         tuple(sorted({h for heads, _ in twin_sigs.get(index, []) for h in heads})),
@@ -749,5 +742,3 @@ def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
         )
     return program
 
-
-MessageLogger = Callable[[clingo.MessageCode, str], None]

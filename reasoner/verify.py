@@ -190,7 +190,7 @@ def check_invariants(engine: Engine, extra: list[Path] | None = None, time_limit
             raise KnowledgeBaseError(f"no verification file at {f}")
     program = engine.program
     rules = "\n".join(r.text for r in program.rules)
-    static = "\n".join(s.text for s in program.static)
+    static = program.static_text()
     keyed = "\n".join(program.keyed.values())
     text = _program_text(files, program.dynamic)
     ctl = clingo.Control(["--warn=no-atom-undefined"], logger=_clingo_logger, message_limit=50)
