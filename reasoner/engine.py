@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import clingo
 from clingo import ast
 
-from . import cache
+from . import cache, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .loader import ENCOUNTER, KnowledgeBaseError, LoadedProgram, load_program
 from .result import Result, ShownAtom, build_result
@@ -140,16 +140,17 @@ class Engine:
             for stm in self.program.keyed_rows(keys):
                 builder.add(stm)
         with ctl.backend() as backend:
+            writer = terms.FactWriter(backend)
             for n, enc in enumerate(encounters):
                 k = clingo.Number(n)
-                backend.add_rule([backend.add_atom(clingo.Function(ENCOUNTER, [k]))])
+                writer.add(ENCOUNTER, [k])
                 for name, args in enc.facts:
-                    backend.add_rule([backend.add_atom(clingo.Function(name, [k, *args]))])
+                    writer.add(name, [k, *args])
         ctl.ground([("base", [])])
-        answers: list[list[clingo.Symbol]] = []
+        answers: list[list[int]] = []
         with ctl.solve(yield_=True) as handle:
             for model in handle:
-                answers.append(model.symbols(shown=True))
+                answers.append(terms.shown_values(model))
                 if len(answers) > 1:
                     break
         self._controls.give_back(ctl)
@@ -158,9 +159,11 @@ class Engine:
             ids = ", ".join(repr(e.ident) for e in encounters)
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
         per: list[list[ShownAtom]] = [[] for _ in encounters]
-        for atom in answers[0]:
+        term = terms.term
+        for rep in answers[0]:
+            atom = term(rep)
             args = atom.arguments
-            per[args[0].number].append(ShownAtom(atom.name, tuple(args[1:])))
+            per[args[0].number].append(ShownAtom(atom.name, args[1:]))
         for n, atoms in enumerate(per):
             faults = [a for a in atoms if a.name == "kb_fault"]
             if faults:

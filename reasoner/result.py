@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 from collections.abc import Sequence
 
@@ -161,29 +161,38 @@ def render_message(template: str, args: dict[str, list[clingo.Symbol]], vocab: V
     return template.format_map(_Args({name: render_value(name, vals, vocab) for name, vals in args.items()}))
 
 
-def _tuple_items(sym: clingo.Symbol) -> tuple[clingo.Symbol, ...]:
-    return tuple(sym.arguments)
+_DERIVATIONS: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
+_DERIVATIONS_LIMIT = 200_000
+
+
+def _derivation(args: tuple[Any, ...]) -> tuple[str, Derivation]:
+    """The derivation a ``prov`` atom's arguments record, and its sort key (read once per distinct atom)."""
+    hit = _DERIVATIONS.get(args)
+    if hit is None:
+        rule, head, pos, neg, cmp = args
+        comparisons = tuple((c.arguments[0], c.arguments[1].string, c.arguments[2]) for c in cmp.arguments)
+        d = Derivation(rule.string, head, tuple(pos.arguments), tuple(neg.arguments), comparisons)
+        if len(_DERIVATIONS) >= _DERIVATIONS_LIMIT:
+            _DERIVATIONS.clear()
+        hit = _DERIVATIONS[args] = (str(ShownAtom("prov", args)), d)
+    return hit
 
 
 def read_derivations(atoms: Sequence[ShownAtom | clingo.Symbol]) -> list[Derivation]:
-    members: dict[tuple[str, clingo.Symbol], list[clingo.Symbol]] = defaultdict(list)
+    members: dict[tuple[Any, Any], list[Any]] = defaultdict(list)
+    found = []
     for a in atoms:
-        if a.name == "prov_member":
-            members[(a.arguments[0].string, a.arguments[1])].append(a.arguments[2])
+        name = a.name
+        if name == "prov":
+            found.append(_derivation(tuple(a.arguments)))
+        elif name == "prov_member":
+            args = a.arguments
+            members[(args[0].string, args[1])].append(args[2])
+    found.sort(key=lambda kd: kd[0])
     out = []
-    for a in sorted((a for a in atoms if a.name == "prov"), key=str):
-        rule, head, pos, neg, cmp = a.arguments
-        comparisons = tuple((c.arguments[0], c.arguments[1].string, c.arguments[2]) for c in cmp.arguments)
-        out.append(
-            Derivation(
-                rule.string,
-                head,
-                _tuple_items(pos),
-                _tuple_items(neg),
-                comparisons,
-                tuple(sorted(members.get((rule.string, head), []))),
-            )
-        )
+    for _, d in found:
+        counted = members.get((d.rule, d.head))
+        out.append(replace(d, members=tuple(sorted(counted))) if counted else d)
     return out
 
 

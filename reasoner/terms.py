@@ -1,0 +1,186 @@
+"""Reading a model's atoms quickly: clingo symbols as interned Python terms.
+
+Reading a shown atom through clingo's Python symbol objects costs several
+calls into the C library per argument (name, arguments, string, text), a few
+microseconds each; with the trace on, an encounter shows about a hundred
+nested atoms. :class:`Term` mirrors the parts of :class:`clingo.Symbol` the
+result and the explanation use (``type``, ``name``, ``arguments``,
+``number``, ``string``, ``str()``, ordering, hashing and equality, also
+against clingo symbols) as plain Python values, read once per distinct
+symbol and interned by the symbol's value.
+
+Interning by value is sound because clingo 5 keeps every symbol it has made
+for the life of the process (potassco/clingo issue 203): a symbol's value
+names one term for good. The table is bounded (:data:`TABLE_LIMIT`) and
+emptied when full; entries are rebuilt on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import clingo
+from clingo._internal import _ffi, _handle_error, _lib
+
+_NUMBER = int(_lib.clingo_symbol_type_number)
+_STRING = int(_lib.clingo_symbol_type_string)
+_FUNCTION = int(_lib.clingo_symbol_type_function)
+_TYPES = {
+    _NUMBER: clingo.SymbolType.Number,
+    _STRING: clingo.SymbolType.String,
+    _FUNCTION: clingo.SymbolType.Function,
+    int(_lib.clingo_symbol_type_infimum): clingo.SymbolType.Infimum,
+    int(_lib.clingo_symbol_type_supremum): clingo.SymbolType.Supremum,
+}
+
+TABLE_LIMIT = 500_000
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class Term:
+    """A clingo symbol as an immutable Python value (see the module documentation)."""
+
+    __slots__ = ("_rep", "type", "name", "arguments", "number", "string", "negative", "_hash", "_text")
+
+    _rep: int
+    type: clingo.SymbolType
+    name: str
+    arguments: tuple[Term, ...]
+    number: int
+    string: str
+    negative: bool
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Term, clingo.Symbol)):
+            return self._rep == other._rep
+        return NotImplemented
+
+    def __lt__(self, other: Term | clingo.Symbol) -> bool:
+        return bool(_lib.clingo_symbol_is_less_than(self._rep, other._rep))
+
+    def __gt__(self, other: Term | clingo.Symbol) -> bool:
+        return bool(_lib.clingo_symbol_is_less_than(other._rep, self._rep))
+
+    @property
+    def positive(self) -> bool:
+        return not self.negative
+
+    def __str__(self) -> str:
+        text = self._text
+        if text is None:
+            if self.type is clingo.SymbolType.Function:
+                inner = ",".join(str(a) for a in self.arguments)
+                if not self.name:
+                    text = f"({inner},)" if len(self.arguments) == 1 else f"({inner})"
+                else:
+                    text = f"{self.name}({inner})" if self.arguments else self.name
+                if self.negative:
+                    text = "-" + text
+            elif self.type is clingo.SymbolType.Number:
+                text = str(self.number)
+            elif self.type is clingo.SymbolType.String:
+                text = _quote(self.string)
+            else:
+                text = "#inf" if self.type is clingo.SymbolType.Infimum else "#sup"
+            self._text = text
+        return text
+
+    def __repr__(self) -> str:
+        return f"Term({self})"
+
+    def symbol(self) -> clingo.Symbol:
+        """The clingo symbol this term reads."""
+        return clingo.Symbol(self._rep)  # type: ignore[call-arg]
+
+
+_TABLE: dict[int, Term] = {}
+
+
+def term(rep: int) -> Term:
+    """The term of the clingo symbol with value ``rep``."""
+    t = _TABLE.get(rep)
+    if t is not None:
+        return t
+    if len(_TABLE) >= TABLE_LIMIT:
+        _TABLE.clear()
+    t = Term.__new__(Term)
+    t._rep = rep
+    kind = _lib.clingo_symbol_type(rep)
+    t.type = _TYPES[kind]
+    t.name = ""
+    t.arguments = ()
+    t.number = 0
+    t.string = ""
+    t.negative = False
+    t._text = None
+    if kind == _FUNCTION:
+        p_name = _ffi.new("char**")
+        _handle_error(_lib.clingo_symbol_name(rep, p_name))
+        t.name = _ffi.string(p_name[0]).decode()
+        p_args = _ffi.new("clingo_symbol_t**")
+        p_size = _ffi.new("size_t*")
+        _handle_error(_lib.clingo_symbol_arguments(rep, p_args, p_size))
+        args = p_args[0]
+        t.arguments = tuple(term(args[i]) for i in range(p_size[0]))
+        p_neg = _ffi.new("bool*")
+        _handle_error(_lib.clingo_symbol_is_negative(rep, p_neg))
+        t.negative = bool(p_neg[0])
+    elif kind == _NUMBER:
+        p_num = _ffi.new("int*")
+        _handle_error(_lib.clingo_symbol_number(rep, p_num))
+        t.number = p_num[0]
+    elif kind == _STRING:
+        p_str = _ffi.new("char**")
+        _handle_error(_lib.clingo_symbol_string(rep, p_str))
+        t.string = _ffi.string(p_str[0]).decode()
+    t._hash = _lib.clingo_symbol_hash(rep)
+    _TABLE[rep] = t
+    return t
+
+
+def of(symbol: clingo.Symbol | Term) -> Term:
+    """The term of a clingo symbol (a term is returned as it is)."""
+    if isinstance(symbol, Term):
+        return symbol
+    return term(symbol._rep)
+
+
+def shown_values(model: clingo.Model) -> list[int]:
+    """The values of the model's shown symbols, in one call into clingo."""
+    show = _lib.clingo_show_type_shown
+    p_size = _ffi.new("size_t*")
+    _handle_error(_lib.clingo_model_symbols_size(model._rep, show, p_size))
+    size = p_size[0]
+    p_symbols = _ffi.new("clingo_symbol_t[]", size)
+    _handle_error(_lib.clingo_model_symbols(model._rep, show, p_symbols, size))
+    return list(p_symbols)
+
+
+class FactWriter:
+    """Adds ground facts to a control's backend with one call per step into clingo.
+
+    ``add(name, arguments)`` makes the atom ``name(arguments...)`` true; the
+    arguments are clingo symbols or terms (never program text).
+    """
+
+    def __init__(self, backend: clingo.Backend) -> None:
+        self._backend = backend._rep
+        self._names: dict[str, Any] = {}
+        self._sym = _ffi.new("clingo_symbol_t*")
+        self._atom = _ffi.new("clingo_atom_t[1]")
+
+    def add(self, name: str, arguments: Sequence[clingo.Symbol | Term]) -> None:
+        c_name = self._names.get(name)
+        if c_name is None:
+            c_name = self._names[name] = _ffi.new("char[]", name.encode())
+        c_args = _ffi.new("clingo_symbol_t[]", [a._rep for a in arguments])
+        _handle_error(_lib.clingo_symbol_create_function(c_name, c_args, len(arguments), True, self._sym))
+        _handle_error(_lib.clingo_backend_add_atom(self._backend, self._sym, self._atom))
+        _handle_error(_lib.clingo_backend_rule(self._backend, False, self._atom, 1, _ffi.NULL, 0))

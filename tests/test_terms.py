@@ -1,0 +1,63 @@
+"""Terms read from a model match clingo's own symbols: text, equality, hashing and order."""
+
+import clingo
+import pytest
+
+from cptkb.reasoner import terms
+
+SYMBOLS = [
+    clingo.Number(-7),
+    clingo.String('x). bad :- y("\\'),
+    clingo.String("line\nbreak"),
+    clingo.Function("f", [clingo.Number(1), clingo.Function("g", [clingo.String("a")])]),
+    clingo.Function("", [clingo.Number(1)]),
+    clingo.Function("", [clingo.Number(1), clingo.Function("b")]),
+    clingo.Function("", []),
+    clingo.Function("neg", [clingo.Number(2)], False),
+    clingo.Function("c"),
+    clingo.Infimum,
+    clingo.Supremum,
+]
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS, ids=str)
+def test_term_reads_symbol(symbol):
+    t = terms.of(symbol)
+    assert str(t) == str(symbol)
+    assert t.type == symbol.type
+    assert t == symbol and hash(t) == hash(symbol)
+    assert {symbol: 1}[t] == 1
+    if symbol.type == clingo.SymbolType.Function:
+        assert t.name == symbol.name
+        assert list(t.arguments) == symbol.arguments
+        assert t.negative == symbol.negative
+    if symbol.type == clingo.SymbolType.String:
+        assert t.string == symbol.string
+    if symbol.type == clingo.SymbolType.Number:
+        assert t.number == symbol.number
+
+
+def test_terms_are_interned_and_ordered_as_clingo_orders_symbols():
+    assert terms.of(clingo.Function("c")) is terms.of(clingo.Function("c"))
+    assert sorted(terms.of(s) for s in SYMBOLS) == sorted(SYMBOLS)
+
+
+def test_model_values_read_as_terms():
+    ctl = clingo.Control()
+    ctl.add("base", [], 'p(1,"two",f(x)). #show p/3.')
+    ctl.ground([("base", [])])
+    with ctl.solve(yield_=True) as handle:
+        (values,) = [terms.shown_values(m) for m in handle]
+    assert [str(terms.term(v)) for v in values] == ['p(1,"two",f(x))']
+
+
+def test_fact_writer_adds_atoms_from_symbols():
+    ctl = clingo.Control()
+    ctl.add("base", [], "q(X) :- p(X,_).")
+    with ctl.backend() as backend:
+        writer = terms.FactWriter(backend)
+        writer.add("p", [clingo.String('a"b'), terms.of(clingo.Number(3))])
+    ctl.ground([("base", [])])
+    with ctl.solve(yield_=True) as handle:
+        (model,) = list(handle)
+        assert sorted(str(s) for s in model.symbols(atoms=True)) == ['p("a\\"b",3)', 'q("a\\"b")']
