@@ -17,6 +17,7 @@ Node kinds:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import clingo
@@ -146,3 +147,116 @@ def render_dot(graph: nx.DiGraph) -> str:
         lines.append(f"  {names[u]} -> {names[v]}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+# --- the node-link JSON text without building a graph (batch output) ------------------------------
+
+_NODE_TEXT: dict[tuple[str, str], str] = {}
+_RULE_TEXT: dict[Any, tuple[str, str, str, tuple[tuple[Any, str], ...], tuple[Any, ...], tuple[Any, ...]]] = {}
+_QUOTED: dict[str, str] = {}
+_CACHE_LIMIT = 200_000
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def _atom_node(prefix: str, kind: str, atom: Any) -> tuple[str, str]:
+    key = f"{prefix}{atom}"
+    text = _NODE_TEXT.get((key, kind))
+    if text is None:
+        if len(_NODE_TEXT) >= _CACHE_LIMIT:
+            _NODE_TEXT.clear()
+        text = _NODE_TEXT[(key, kind)] = _dumps({"id": key, "kind": kind, "atom": str(atom)})
+    return key, text
+
+
+def _application(d: Any, vocab: Vocabulary) -> tuple[str, str, str, tuple[tuple[Any, str], ...], tuple[Any, ...], tuple[Any, ...]]:
+    """A derivation's rule node (key, JSON), its head key, and its premises, members and absences."""
+    hit = _RULE_TEXT.get(d)
+    if hit is None:
+        premises = ";".join(str(f) for f in d.facts)
+        absent = ";".join(str(a) for a in d.absent)
+        app = f"rule:{d.rule}|{d.head}|{premises}|{absent}"
+        src = vocab.rules.get(d.rule)
+        node = {
+            "id": app,
+            "kind": "rule",
+            "rule": d.rule,
+            "document": src.document if src else "",
+            "section": src.section if src else "",
+            "edition": src.edition if src else "",
+            "evidence": src.evidence if src else "",
+            "comparisons": [f"{a} {op} {b}" for a, op, b in d.comparisons],
+        }
+        if len(_RULE_TEXT) >= _CACHE_LIMIT:
+            _RULE_TEXT.clear()
+        edges = tuple((p, "premise") for p in d.facts) + tuple((m, "counted") for m in d.members)
+        hit = _RULE_TEXT[d] = (app, _dumps(node), f"atom:{d.head}", edges, d.absent, (d.head,))
+    return hit
+
+
+def node_link_text(result: Result, vocab: Vocabulary, all_derivations: bool = False) -> str:
+    """``json.dumps(node_link(build_graph(result, vocab, all_derivations)), ensure_ascii=False)``, byte for byte,
+    built from cached pieces without a networkx graph (the batch command writes one per encounter)."""
+    derived = {d.head for d in result.derivations}
+    nodes: dict[str, str] = {}
+    links: dict[tuple[str, str], str] = {}
+    for fact in result.input_facts:
+        key, text = _atom_node("fact:", "fact", fact)
+        nodes[key] = text
+    ordered = sorted(result.derivations, key=lambda d: (str(d.head), d.rule, [str(f) for f in d.facts]))
+    if not all_derivations:
+        first: dict[Any, Any] = {}
+        for d in ordered:
+            first.setdefault(d.head, d)
+        ordered = [d for d in ordered if first[d.head] is d]
+    for d in ordered:
+        app, app_text, head_key, edges, absent, (head,) = _application(d, vocab)
+        nodes[app] = app_text
+        nodes[head_key] = _atom_node("atom:", "conclusion", head)[1]
+        links[(app, head_key)] = "concludes"
+        for atom, role in edges:
+            if atom in derived:
+                key, text = _atom_node("atom:", "conclusion", atom)
+            elif atom.type == clingo.SymbolType.Function and atom.name.startswith("enc_"):
+                key, text = _atom_node("fact:", "fact", atom)
+            else:
+                key, text = _atom_node("data:", "data", atom)
+            nodes[key] = text
+            links[(key, app)] = role
+        for atom in absent:
+            key, text = _atom_node("absent:", "absence", atom)
+            nodes[key] = text
+            links[(key, app)] = "absent"
+    for line in result.codes:
+        key = f"code:{line.code}"
+        nodes[key] = _dumps({"id": key, "kind": "code", "code": line.code, "units": line.units, "modifiers": list(line.modifiers)})
+        atom = f'atom:code("{line.code}",{line.units})'
+        if atom in nodes:
+            links[(atom, key)] = "output"
+        for mod in line.modifiers:
+            matom = f'atom:code_modifier("{line.code}","{mod}")'
+            if matom in nodes:
+                links[(matom, key)] = "modifier"
+    for i, finding in enumerate(result.findings):
+        key = f"finding:{finding.rule}:{i}"
+        nodes[key] = _dumps({"id": key, "kind": "finding", "rule": finding.rule, "severity": finding.severity, "message": finding.message})
+        atom = f"atom:{finding.atom}"
+        if atom in nodes:
+            links[(atom, key)] = "output"
+    node_text = ", ".join(nodes[k] for k in sorted(nodes))
+    quoted = _QUOTED
+    if len(quoted) >= _CACHE_LIMIT:
+        quoted.clear()
+    parts = []
+    for u, v in sorted(links):
+        qu = quoted.get(u)
+        if qu is None:
+            qu = quoted[u] = _dumps(u)
+        qv = quoted.get(v)
+        if qv is None:
+            qv = quoted[v] = _dumps(v)
+        parts.append(f'{{"source": {qu}, "target": {qv}, "role": "{links[(u, v)]}"}}')
+    link_text = ", ".join(parts)
+    return f'{{"directed": true, "nodes": [{node_text}], "links": [{link_text}]}}'

@@ -1,7 +1,8 @@
 """The cptkb command.
 
     cptkb evaluate FILE|- [--format json|text] [--explain] [--switch NAME=on|off]
-    cptkb evaluate-batch FILE|-            (JSON Lines in, JSON Lines out)
+    cptkb batch IN|- [-o OUT] [--workers N] [--explain]   (JSON Lines, streamed; .gz accepted)
+    cptkb evaluate-batch FILE|-            (JSON Lines in, JSON Lines out; empty lines skipped)
     cptkb test PATH...                      (run case files; exit 1 when a case fails)
     cptkb coverage PATH... [--format json]  (rules, citations, date periods exercised)
     cptkb verify [--invariants FILE]        (invariants by search; structure)
@@ -55,6 +56,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=on|off",
         help="set a policy switch of the knowledge base (repeatable)",
     )
+    bt = sub.add_parser(
+        "batch", help="evaluate JSON Lines at scale: streamed, in chunks, optionally over worker processes"
+    )
+    bt.add_argument("input", metavar="IN", help="a JSON Lines file (gzip accepted), or - for standard input")
+    bt.add_argument("-o", "--output", metavar="OUT", help="where to write the results (default: standard output; .gz: compressed)")
+    bt.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1: this process)")
+    bt.add_argument("--explain", action="store_true", help="add the trace graph to every result as 'explanation'")
+    bt.add_argument("--chunk", type=int, default=200, metavar="N", help="encounters grounded together (default 200)")
+    bt.add_argument("--quiet", action="store_true", help="no progress bar and no summary on standard error")
+    bt.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
     batch = sub.add_parser("evaluate-batch", help="evaluate JSON Lines: one encounter per line in, one result per line out")
     batch.add_argument("file", help="a JSON Lines file, or - for standard input")
     batch.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
@@ -142,30 +153,48 @@ def cmd_evaluate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int
     return EXIT_OK
 
 
-def cmd_evaluate_batch(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    """JSON Lines in, JSON Lines out; a bad line yields an error object in its place."""
+def _binary(stdin: TextIO) -> Any:
+    """Standard input as bytes (a text stream without a byte buffer, as in tests, is encoded)."""
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is not None:
+        return buffer
+    import io
+
+    return io.BytesIO(stdin.read().encode("utf-8"))
+
+
+def cmd_batch(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    """JSON Lines in, one line out per line in; progress and a summary on standard error."""
+    from .batch import batch_file
+
     engine = default_engine()
     switches = _switches(args.switch, engine)
-    lines = _read(args.file, stdin).splitlines()
-    parsed: list[Any] = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            parsed.append(_parse_json(line, f"line {n}"))
-        except InvalidEncounter as exc:
-            parsed.append(exc)
-    encounters = [p for p in parsed if not isinstance(p, InvalidEncounter)]
-    results = iter(engine.evaluate_many(encounters, switches))
-    for item in parsed:
-        outcome = item if isinstance(item, InvalidEncounter) else next(results)
-        if isinstance(outcome, InvalidEncounter):
-            record = {"error": {"field": outcome.field, "message": str(outcome)}}
-            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                record["id"] = item["id"]
-            stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-        else:
-            stdout.write(json.dumps(outcome.to_dict(), ensure_ascii=False) + "\n")
+    if args.workers < 1:
+        raise InvalidEncounter("--workers", args.workers, "a whole number of worker processes, 1 or more")
+    if args.chunk < 1:
+        raise InvalidEncounter("--chunk", args.chunk, "a whole number of encounters per grounding, 1 or more")
+    show = not args.quiet and sys.stderr.isatty()
+    stats = batch_file(
+        args.input, args.output, args.workers, switches, args.explain, engine, show, args.chunk,
+        stdin=_binary(stdin), stdout=stdout,
+    )
+    if not args.quiet:
+        sys.stderr.write(stats.summary() + "\n")
+    return EXIT_OK
+
+
+def cmd_evaluate_batch(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    """JSON Lines in, JSON Lines out; a bad line yields an error object in its place; empty lines are skipped."""
+    from .batch import open_input, run_batch
+
+    engine = default_engine()
+    switches = _switches(args.switch, engine)
+    source, _, _ = open_input(args.file, _binary(stdin))
+    try:
+        run_batch(engine, source, stdout, switches=switches, skip_empty=True)
+    finally:
+        if args.file != "-":
+            source.close()
     return EXIT_OK
 
 
@@ -264,6 +293,8 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, stdout:
             return cmd_verify(args, stdout)
         if args.command == "impact":
             return cmd_impact(args, stdout)
+        if args.command == "batch":
+            return cmd_batch(args, stdin, stdout)
         return cmd_evaluate_batch(args, stdin, stdout)
     except InvalidEncounter as exc:
         what = "invalid encounter" if args.command.startswith("evaluate") else "invalid input"

@@ -10,6 +10,7 @@ program text.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,12 @@ TOP_FIELDS = (
 )
 
 
+# Numbers and strings recur from encounter to encounter; making a clingo symbol is a call into the library.
+_num = functools.lru_cache(maxsize=4096)(Number)
+_string = functools.lru_cache(maxsize=65536)(String)
+
+
+@functools.lru_cache(maxsize=256)
 def _one_of(options: tuple[str, ...] | list[str]) -> str:
     return "one of " + ", ".join(f'"{o}"' for o in options)
 
@@ -154,8 +161,8 @@ class _Validator:
             raise InvalidEncounter(
                 "place_of_service", pos, 'a two-digit CMS place-of-service code as a string, such as "11" or "22"'
             )
-        self.add("enc_date", Number(date.year * 10000 + date.month * 100 + date.day))
-        self.add("enc_pos", String(pos))
+        self.add("enc_date", _num(date.year * 10000 + date.month * 100 + date.day))
+        self.add("enc_pos", _string(pos))
         self.payer(enc.get("payer"))
         self.provider(enc.get("provider"))
         self.diagnoses(enc.get("diagnoses", []))
@@ -200,7 +207,7 @@ class _Validator:
         if "kind" in payer:
             self.add("enc_payer", _const(self.enum(payer["kind"], "payer.kind", PAYER_KINDS)))
         if "mac" in payer and payer["mac"] is not None:
-            self.add("enc_mac", String(self.string(payer["mac"], "payer.mac", "the Medicare contractor's name")))
+            self.add("enc_mac", _string(self.string(payer["mac"], "payer.mac", "the Medicare contractor's name")))
 
     def provider(self, value: Any) -> None:
         if value is None:
@@ -211,7 +218,7 @@ class _Validator:
             self.add("enc_role", _const(self.enum(prov["role"], "provider.role", ROLES)))
         if "specialty" in prov and prov["specialty"] is not None:
             spec = self.string(prov["specialty"], "provider.specialty", 'a specialty word such as "neurology"')
-            self.add("enc_specialty", String(spec.lower()))
+            self.add("enc_specialty", _string(spec.lower()))
 
     def diagnoses(self, value: Any) -> None:
         for i, code in enumerate(self.array(value, "diagnoses")):
@@ -220,7 +227,7 @@ class _Validator:
                 raise InvalidEncounter(
                     path, code, 'an ICD-10-CM code: a letter, two characters, then up to four, such as "G56.01"'
                 )
-            self.add("enc_diagnosis", String(code.strip().upper().replace(".", "")))
+            self.add("enc_diagnosis", _string(code.strip().upper().replace(".", "")))
 
     def muscle_entry(self, raw: Any, i: int) -> None:
         path = f"needle_emg[{i}]"
@@ -253,7 +260,7 @@ class _Validator:
                     f"{path}.nerve", f"nerve or roots for muscle {_q(name)}, which the knowledge base does not list"
                 )
             region = region_given
-            muscle_sym = Function("custom", [String(normalize_name(name))])
+            muscle_sym = Function("custom", [_string(normalize_name(name))])
         else:
             muscle = self.v.muscles[ident]
             region = muscle.region
@@ -268,29 +275,29 @@ class _Validator:
         side_options = SIDES_BILATERAL if region in BILATERAL_REGIONS else SIDES
         side_raw = self.required(entry, "side", path, _one_of(side_options))
         side = self.enum(side_raw, f"{path}.side", side_options)
-        self.add("enc_emg", Number(i), muscle_sym, _const(side))
+        self.add("enc_emg", _num(i), muscle_sym, _const(side))
         if region_given is not None and custom:
-            self.add("enc_emg_region", Number(i), _const(region))
+            self.add("enc_emg_region", _num(i), _const(region))
         levels = () if custom else self.v.muscles[ident].levels
         if levels:
             shown = ", ".join(lv.upper() for lv in levels)
             lv_raw = self.required(entry, "level", path, f"the paraspinal level, one of {shown}")
             lv = self.level(lv_raw, f"{path}.level", levels)
-            self.add("enc_emg_level", Number(i), _const(lv))
+            self.add("enc_emg_level", _num(i), _const(lv))
         elif entry.get("level") is not None:
             raise InvalidEncounter(
                 f"{path}.level", entry["level"], "no level: only paraspinal muscles take one", problem="unexpected level"
             )
         if entry.get("nerve") is not None:
             nerve = self.nerve(entry["nerve"], f"{path}.nerve")
-            self.add("enc_emg_nerve", Number(i), self.const(nerve))
+            self.add("enc_emg_nerve", _num(i), self.const(nerve))
         if entry.get("roots") is not None:
             roots = self.array(entry["roots"], f"{path}.roots")
             if not roots:
                 raise InvalidEncounter(f"{path}.roots", roots, "at least one root level such as \"C7\"")
             for j, root in enumerate(roots):
                 lv = self.level(root, f"{path}.roots[{j}]", ROOT_LEVELS)
-                self.add("enc_emg_root", Number(i), _const(lv))
+                self.add("enc_emg_root", _num(i), _const(lv))
 
     def nerve(self, value: Any, path: str) -> str:
         if isinstance(value, str):
@@ -311,7 +318,7 @@ class _Validator:
         branch = ""
         if entry.get("branch") is not None:
             branch = normalize_name(self.string(entry["branch"], f"{path}.branch", "a branch name as a string"))
-        self.add("enc_ncs", Number(i), self.const(nerve), _const(side), _const(study), String(branch))
+        self.add("enc_ncs", _num(i), self.const(nerve), _const(side), _const(study), _string(branch))
         fwave = entry.get("f_wave", False)
         if not isinstance(fwave, bool):
             raise InvalidEncounter(f"{path}.f_wave", fwave, "true or false")
@@ -321,7 +328,7 @@ class _Validator:
                     f"{path}.f_wave", fwave, f'f_wave only on a motor study (this study is "{study}")',
                     problem="F-wave on a non-motor study:",
                 )
-            self.add("enc_ncs_fwave", Number(i))
+            self.add("enc_ncs_fwave", _num(i))
 
     def other_test(self, raw: Any, i: int) -> None:
         path = f"other_tests[{i}]"
@@ -331,7 +338,7 @@ class _Validator:
             self.fields(entry, path, ("test", "nerve", "side"))
             nerve = self.nerve(self.required(entry, "nerve", path, "a nerve name"), f"{path}.nerve")
             side = self.enum(self.required(entry, "side", path, _one_of(SIDES)), f"{path}.side", SIDES)
-            self.add("enc_rns", Number(i), self.const(nerve), _const(side))
+            self.add("enc_rns", _num(i), self.const(nerve), _const(side))
         elif test == "single_fiber_emg":
             self.fields(entry, path, ("test", "muscle", "side"))
             name = self.required(entry, "muscle", path, "a muscle name or abbreviation")
@@ -344,11 +351,11 @@ class _Validator:
             region = self.v.muscles[ident].region
             options = SIDES_BILATERAL if region in BILATERAL_REGIONS else SIDES
             side = self.enum(self.required(entry, "side", path, _one_of(options)), f"{path}.side", options)
-            self.add("enc_sfemg", Number(i), self.const(ident), _const(side))
+            self.add("enc_sfemg", _num(i), self.const(ident), _const(side))
         else:
             self.fields(entry, path, ("test", "limb"))
             limb = self.enum(self.required(entry, "limb", path, _one_of(LIMBS)), f"{path}.limb", LIMBS)
-            self.add("enc_array", Number(i), _const(limb))
+            self.add("enc_array", _num(i), _const(limb))
 
     def claim_line(self, raw: Any, i: int, date: _dt.date) -> dict[str, Any]:
         path = f"claim[{i}]"
@@ -372,9 +379,9 @@ class _Validator:
                     problem="unknown modifier",
                 )
             mods.append(mod.strip().upper())
-        self.add("enc_claim", Number(i), String(code), Number(units))
+        self.add("enc_claim", _num(i), _string(code), _num(units))
         for mod in mods:
-            self.add("enc_claim_mod", Number(i), String(mod))
+            self.add("enc_claim_mod", _num(i), _string(mod))
         return {"code": code, "units": units, "modifiers": mods}
 
 
@@ -404,7 +411,7 @@ def validate(raw: Any, vocab: Vocabulary, switches: Mapping[str, bool] | None = 
     for name, on in sorted((switches or {}).items()):
         if name not in vocab.switches:
             raise InvalidEncounter(
-                "switches", name, _one_of(sorted(vocab.switches)), problem="unknown policy switch"
+                "switches", name, _one_of(tuple(sorted(vocab.switches))), problem="unknown policy switch"
             )
         if on:
             enc.facts.append(("switch", (_const(name),)))

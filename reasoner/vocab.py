@@ -7,6 +7,7 @@ code or rule is added as data in kb/ and nothing here changes.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 import clingo
 
 
+@functools.lru_cache(maxsize=65536)
 def normalize_name(text: str) -> str:
     """Case, spacing, underscores and hyphens do not matter in names."""
     return re.sub(r"[\s_\-]+", " ", text.strip().lower())
