@@ -159,11 +159,10 @@ class Engine:
             ids = ", ".join(repr(e.ident) for e in encounters)
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
         per: list[list[ShownAtom]] = [[] for _ in encounters]
-        term = terms.term
+        read = terms.AtomReader().read
         for rep in answers[0]:
-            atom = term(rep)
-            args = atom.arguments
-            per[args[0].number].append(ShownAtom(atom.name, args[1:]))
+            k, name, args = read(rep)
+            per[k].append(ShownAtom(name, args))
         for n, atoms in enumerate(per):
             faults = [a for a in atoms if a.name == "kb_fault"]
             if faults:

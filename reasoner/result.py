@@ -162,7 +162,7 @@ def render_message(template: str, args: dict[str, list[clingo.Symbol]], vocab: V
 
 
 _DERIVATIONS: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
-_DERIVATIONS_LIMIT = 200_000
+_DERIVATIONS_LIMIT = 50_000
 
 
 def _derivation(args: tuple[Any, ...]) -> tuple[str, Derivation]:

@@ -34,7 +34,7 @@ _TYPES = {
     int(_lib.clingo_symbol_type_supremum): clingo.SymbolType.Supremum,
 }
 
-TABLE_LIMIT = 500_000
+TABLE_LIMIT = 200_000
 
 
 def _quote(text: str) -> str:
@@ -184,3 +184,28 @@ class FactWriter:
         _handle_error(_lib.clingo_symbol_create_function(c_name, c_args, len(arguments), True, self._sym))
         _handle_error(_lib.clingo_backend_add_atom(self._backend, self._sym, self._atom))
         _handle_error(_lib.clingo_backend_rule(self._backend, False, self._atom, 1, _ffi.NULL, 0))
+
+
+class AtomReader:
+    """Reads top-level atoms ``name(K, args...)`` of a batch model: K, the name and the other arguments as terms.
+
+    A top-level atom carries its encounter's number, so it seldom recurs;
+    its arguments, which do not, are interned terms. Two calls into clingo per atom.
+    """
+
+    def __init__(self) -> None:
+        self._p_name = _ffi.new("char**")
+        self._p_args = _ffi.new("clingo_symbol_t**")
+        self._p_size = _ffi.new("size_t*")
+        self._names: dict[int, str] = {}
+
+    def read(self, rep: int) -> tuple[int, str, tuple[Term, ...]]:
+        _handle_error(_lib.clingo_symbol_name(rep, self._p_name))
+        address = int(_ffi.cast("uintptr_t", self._p_name[0]))
+        name = self._names.get(address)
+        if name is None:
+            name = self._names[address] = _ffi.string(self._p_name[0]).decode()
+        _handle_error(_lib.clingo_symbol_arguments(rep, self._p_args, self._p_size))
+        args = self._p_args[0]
+        size = self._p_size[0]
+        return term(args[0]).number, name, tuple([term(args[i]) for i in range(1, size)])
