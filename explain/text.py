@@ -72,7 +72,13 @@ def render_markdown(result: Result, vocab: Vocabulary, depth: int = 12) -> str:
     return _render("justification.md.j2", result, vocab, depth)
 
 
-def _render(template_name: str, result: Result, vocab: Vocabulary, depth: int) -> str:
+def render_code(result: Result, vocab: Vocabulary, code: str, depth: int = 12) -> str:
+    """The justification of one code of ``result`` as plain text: the code, then its chain of rules."""
+    (c,) = [c for c in _codes(result, vocab, depth) if c["code"] == code]
+    return _ENV.get_template("code.txt.j2").render(c=c).rstrip("\n") + "\n"
+
+
+def _codes(result: Result, vocab: Vocabulary, depth: int) -> list[dict[str, Any]]:
     by_head: dict[clingo.Symbol, list[Derivation]] = defaultdict(list)
     for d in sorted(result.derivations, key=lambda d: (d.rule, [str(f) for f in d.facts])):
         by_head[d.head].append(d)
@@ -93,6 +99,11 @@ def _render(template_name: str, result: Result, vocab: Vocabulary, depth: int) -
                 "steps": steps,
             }
         )
+    return codes
+
+
+def _render(template_name: str, result: Result, vocab: Vocabulary, depth: int) -> str:
+    codes = _codes(result, vocab, depth)
     review = None if result.claim_review is None else [r.to_dict() for r in result.claim_review]
     template = _ENV.get_template(template_name)
     return template.render(

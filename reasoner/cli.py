@@ -3,6 +3,9 @@
     cptkb evaluate FILE|- [--format json|text] [--explain] [--switch NAME=on|off]
     cptkb batch IN|- [-o OUT] [--workers N] [--explain]   (JSON Lines, streamed; .gz accepted)
     cptkb evaluate-batch FILE|-            (JSON Lines in, JSON Lines out; empty lines skipped)
+    cptkb what-if CODE FILE|- [--format text|json]   (the fewest changes that make CODE valid)
+    cptkb why-not CODE FILE|- [--format text|json]   (why CODE is not in the code set, or why it is)
+    cptkb diff A B [--format text|json]              (codes, findings, review, rules that differ)
     cptkb test PATH...                      (run case files; exit 1 when a case fails)
     cptkb coverage PATH... [--format json]  (rules, citations, date periods exercised)
     cptkb verify [--invariants FILE]        (invariants by search; structure)
@@ -69,6 +72,22 @@ def _parser() -> argparse.ArgumentParser:
     batch = sub.add_parser("evaluate-batch", help="evaluate JSON Lines: one encounter per line in, one result per line out")
     batch.add_argument("file", help="a JSON Lines file, or - for standard input")
     batch.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
+    wi = sub.add_parser("what-if", help="the fewest changes to an encounter after which CODE is valid")
+    wi.add_argument("code", metavar="CODE")
+    wi.add_argument("file", help="a file holding one encounter object, or - for standard input")
+    wi.add_argument("--format", choices=("text", "json"), default="text")
+    wi.add_argument("--time-limit", type=float, default=20.0, metavar="SECONDS")
+    wi.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
+    wn = sub.add_parser("why-not", help="why CODE is not in an encounter's code set (or why it is)")
+    wn.add_argument("code", metavar="CODE")
+    wn.add_argument("file", help="a file holding one encounter object, or - for standard input")
+    wn.add_argument("--format", choices=("text", "json"), default="text")
+    wn.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
+    df = sub.add_parser("diff", help="what differs between the results of two encounters: codes, findings, review, rules")
+    df.add_argument("before", metavar="A", help="an encounter file (or - for standard input)")
+    df.add_argument("after", metavar="B", help="an encounter file")
+    df.add_argument("--format", choices=("text", "json"), default="text")
+    df.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
     test = sub.add_parser("test", help="run encounter case files and report each case")
     test.add_argument("paths", nargs="+", help="case files, or directories of *.json case files")
     test.add_argument("--quiet", action="store_true", help="print only failures and the summary")
@@ -198,6 +217,40 @@ def cmd_evaluate_batch(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) 
     return EXIT_OK
 
 
+def cmd_what_if(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    from .whatif import what_if
+
+    engine = default_engine()
+    switches = _switches(args.switch, engine)
+    encounter = _parse_json(_read(args.file, stdin), "encounter")
+    answer = what_if(engine, encounter, args.code, switches, args.time_limit)
+    stdout.write(_dump(answer.to_dict()) + "\n" if args.format == "json" else answer.to_text())
+    return EXIT_OK
+
+
+def cmd_why_not(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    from .whynot import why_not
+
+    engine = default_engine()
+    switches = _switches(args.switch, engine)
+    encounter = _parse_json(_read(args.file, stdin), "encounter")
+    answer = why_not(engine, encounter, args.code, switches)
+    stdout.write(_dump(answer.to_dict()) + "\n" if args.format == "json" else answer.to_text())
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    from .whatif import diff
+
+    engine = default_engine()
+    switches = _switches(args.switch, engine)
+    first = engine.evaluate(_parse_json(_read(args.before, stdin), "A"), switches, trace=True)
+    second = engine.evaluate(_parse_json(_read(args.after, stdin), "B"), switches, trace=True)
+    d = diff(first, second)
+    stdout.write(_dump(d.to_dict()) + "\n" if args.format == "json" else d.to_text())
+    return EXIT_OK
+
+
 def _load_cases(paths: list[str]) -> list[Any]:
     from .cases import CaseFileError, case_files, load_cases
 
@@ -295,6 +348,12 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, stdout:
             return cmd_impact(args, stdout)
         if args.command == "batch":
             return cmd_batch(args, stdin, stdout)
+        if args.command == "what-if":
+            return cmd_what_if(args, stdin, stdout)
+        if args.command == "why-not":
+            return cmd_why_not(args, stdin, stdout)
+        if args.command == "diff":
+            return cmd_diff(args, stdin, stdout)
         return cmd_evaluate_batch(args, stdin, stdout)
     except InvalidEncounter as exc:
         what = "invalid encounter" if args.command.startswith("evaluate") else "invalid input"
