@@ -103,7 +103,11 @@ def _codes(result: Result, vocab: Vocabulary, depth: int) -> list[dict[str, Any]
 
 
 def _render(template_name: str, result: Result, vocab: Vocabulary, depth: int) -> str:
+    from .summary import sentences
+
     codes = _codes(result, vocab, depth)
+    for c, s in zip(codes, sentences(result, vocab), strict=True):
+        c["sentence"] = s["sentence"]
     review = None if result.claim_review is None else [r.to_dict() for r in result.claim_review]
     template = _ENV.get_template(template_name)
     return template.render(

@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="json (contract v1), text or markdown (justification), dot (the trace graph for Graphviz)")
     ev.add_argument("--all-derivations", action="store_true",
                     help="with --explain or --format dot: every derivation of each conclusion, not one")
+    ev.add_argument("--level", choices=("short", "long"), default="long",
+                    help="text: short (one sentence per code) or long (the chain of rules down to the facts; default)")
     ev.add_argument("--depth", type=int, default=12, metavar="N",
                     help="text and markdown: rule applications shown below each code (default 12)")
     ev.add_argument("--explain", action="store_true", help="with --format json: add the trace graph as 'explanation'")
@@ -153,6 +155,10 @@ def cmd_evaluate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int
         from cptkb.explain.graph import build_graph, render_dot
 
         out = render_dot(build_graph(result, engine.vocab, args.all_derivations))
+    elif args.format == "text" and args.level == "short":
+        from cptkb.explain.summary import render_summary
+
+        out = render_summary(result, engine.vocab)
     elif args.format == "text":
         from cptkb.explain.text import render_text
 

@@ -96,3 +96,44 @@ def test_one_derivation_per_conclusion_by_default(engine: Engine) -> None:
     assert len(rule_nodes(every, "ncs.count")) == 2
     for head, count in ((n, len(list(one.predecessors(n)))) for n, d in one.nodes(data=True) if d["kind"] == "conclusion"):
         assert count == 1, head
+
+
+def test_short_level_one_sentence_per_code(engine: Engine) -> None:
+    """The short level names limbs with their counts, the date, the rule, the citation and the evidence
+    (research note C-1, C-6; CPT Assistant April 2002 for 95870 per limb)."""
+    from cptkb.explain.summary import render_summary
+
+    enc = {"id": "s1", "date_of_service": "2024-05-01", "needle_emg": [
+        *({"muscle": m, "side": "right"} for m in ("APB", "FDI", "EDC", "biceps brachii", "deltoid")),
+        *({"muscle": m, "side": "left"} for m in ("APB", "FDI", "EDC")),
+    ]}
+    text = render_summary(engine.evaluate(enc, trace=True), engine.vocab)
+    lines = text.splitlines()
+    assert lines[0] == "Encounter s1, date of service 2024-05-01, knowledge base 2026.1"
+    assert lines[1].startswith(
+        "95860 x1: needle EMG of 1 complete limb: right upper limb (5 muscles, 5 nerves, 5 root levels),"
+        " with no nerve conduction study on 2024-05-01 (emg.code.limbs: CPT 95860-95864 descriptors"
+    )
+    assert lines[1].endswith("; verified against the cited primary text).")
+    assert lines[2].startswith(
+        "95870 x1: needle EMG of 1 limited limb, one unit each: left upper limb (3 muscles, 3 nerves, 3 root levels);"
+        " a complete limb needs 5 muscles and 3 nerves or 4 root levels (emg.code.limited_limb:"
+    )
+
+
+def test_every_unit_rule_has_its_own_sentence(engine: Engine) -> None:
+    """Each rule that gives a code's unit is phrased by its family's short template (no generic fallback)."""
+    from pathlib import Path
+
+    import cptkb.explain as explain_package
+
+    templates = Path(explain_package.__file__).parent / "templates" / "short"
+    families = {"emg_unit": "emg", "ncs_unit": "ncs", "other_unit": "other"}
+    checked = 0
+    for m in engine.program.marked:
+        family = families.get(m.signature[0])
+        if family is None:
+            continue
+        assert f'"{m.rule_id}"' in (templates / f"{family}.txt.j2").read_text(), m.rule_id
+        checked += 1
+    assert checked >= 21

@@ -25,8 +25,8 @@ def test_wheel_installs_and_evaluates(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for path in sorted((ROOT / "kb").rglob("*.lp")):
         assert "cptkb/kb/" + path.relative_to(ROOT / "kb").as_posix() in names, path
-    for path in sorted((ROOT / "explain" / "templates").glob("*.j2")):
-        assert "cptkb/explain/templates/" + path.name in names, path
+    for path in sorted((ROOT / "explain" / "templates").rglob("*.j2")):
+        assert "cptkb/explain/" + path.relative_to(ROOT / "explain").as_posix() in names, path
     assert not any(n.startswith(("kb/", "reasoner/", "explain/")) for n in names)
 
     env_dir = tmp_path / "venv"
@@ -50,6 +50,7 @@ def test_wheel_installs_and_evaluates(tmp_path: Path) -> None:
         cwd=tmp_path,
     ).stdout
     assert "Why 95908 x1" in text
+    assert "In short: 3 nerve conduction studies" in text
     what_if = subprocess.run(
         [str(env_dir / "bin" / "cptkb"), "what-if", "95886", str(ROOT / "examples" / "encounter.json")],
         check=True,
