@@ -6,6 +6,8 @@ Measures, over the valid encounters of the project's case corpus:
 - engine load time (parse, provenance twins, reference data);
 - warm single-encounter evaluation (Engine.evaluate), median and 90th percentile,
   without and with the trace;
+- warm single-encounter explanation: evaluation with the trace plus the text
+  justification, or plus the trace graph in node-link form;
 - batch evaluation (Engine.evaluate_many) per encounter, without and with the trace,
   and the trace/no-trace ratio;
 - `cptkb evaluate` end to end as a new process, median;
@@ -80,6 +82,22 @@ def main() -> None:
     print("warm single evaluation, median of each round: " + ", ".join(f"{r * 1000:.2f}" for r in rounds) + " ms")
     ratio_single = statistics.median(single[True]) / statistics.median(single[False])
     print(f"single evaluation, trace / no trace: {ratio_single:.2f}x")
+
+    from cptkb.explain.graph import build_graph, node_link
+    from cptkb.explain.text import render_text
+
+    explained: dict[str, list[float]] = {"text": [], "graph": []}
+    for _ in range(max(1, args.rounds // 2)):
+        for enc in encs:
+            t = time.perf_counter()
+            render_text(engine.evaluate(enc, trace=True), engine.vocab)
+            explained["text"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            node_link(build_graph(engine.evaluate(enc, trace=True), engine.vocab))
+            explained["graph"].append(time.perf_counter() - t)
+    for kind, label in (("text", "text justification"), ("graph", "trace graph (node-link)")):
+        v = explained[kind]
+        print(f"warm single explanation, evaluation + {label}: median {statistics.median(v) * 1000:.2f} ms, p90 {pct(v, 0.9) * 1000:.2f} ms")
 
     batch: dict[bool, float] = {}
     big = encs * 4

@@ -154,7 +154,7 @@ def render_dot(graph: nx.DiGraph) -> str:
 _NODE_TEXT: dict[tuple[str, str], str] = {}
 _RULE_TEXT: dict[Any, tuple[str, str, str, tuple[tuple[Any, str], ...], tuple[Any, ...], tuple[Any, ...]]] = {}
 _QUOTED: dict[str, str] = {}
-_CACHE_LIMIT = 50_000
+_CACHE_LIMIT = 20_000
 
 
 def _dumps(obj: Any) -> str:

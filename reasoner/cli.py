@@ -6,6 +6,8 @@
     cptkb what-if CODE FILE|- [--format text|json]   (the fewest changes that make CODE valid)
     cptkb why-not CODE FILE|- [--format text|json]   (why CODE is not in the code set, or why it is)
     cptkb diff A B [--format text|json]              (codes, findings, review, rules that differ)
+    cptkb data import PATH... [--table ptp|mue|aoc] [--effective YYYY-MM-DD]   (CMS NCCI tables)
+    cptkb data list
     cptkb test PATH...                      (run case files; exit 1 when a case fails)
     cptkb coverage PATH... [--format json]  (rules, citations, date periods exercised)
     cptkb verify [--invariants FILE]        (invariants by search; structure)
@@ -68,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("-o", "--output", metavar="OUT", help="where to write the results (default: standard output; .gz: compressed)")
     bt.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1: this process)")
     bt.add_argument("--explain", action="store_true", help="add the trace graph to every result as 'explanation'")
-    bt.add_argument("--chunk", type=int, default=200, metavar="N", help="encounters grounded together (default 200)")
+    bt.add_argument("--chunk", type=int, default=None, metavar="N",
+                    help="encounters grounded together (default 200; 100 with --explain, whose traces are large)")
     bt.add_argument("--quiet", action="store_true", help="no progress bar and no summary on standard error")
     bt.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
     batch = sub.add_parser("evaluate-batch", help="evaluate JSON Lines: one encounter per line in, one result per line out")
@@ -90,6 +93,17 @@ def _parser() -> argparse.ArgumentParser:
     df.add_argument("after", metavar="B", help="an encounter file")
     df.add_argument("--format", choices=("text", "json"), default="text")
     df.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
+    data = sub.add_parser("data", help="CMS NCCI tables: import the published files, list the editions held")
+    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    imp_data = data_sub.add_parser("import", help="read CMS PTP, MUE or add-on code files (the parts of one table) as one edition")
+    imp_data.add_argument("paths", nargs="+", metavar="PATH", help="the files (.txt, .csv; gzip accepted)")
+    imp_data.add_argument("--table", choices=("ptp", "mue", "aoc"), help="the table (default: recognised from the files)")
+    imp_data.add_argument("--effective", metavar="YYYY-MM-DD", help="the date the edition takes effect (default: from the file names)")
+    imp_data.add_argument("--edition", metavar="NAME", help="the edition's name (default: TABLE-YYYYMMDD)")
+    imp_data.add_argument("--data-dir", metavar="DIR", help="where editions are kept (default: $CPTKB_DATA_DIR, else ~/.local/share/cptkb)")
+    list_data = data_sub.add_parser("list", help="the editions held, by table and date")
+    list_data.add_argument("--data-dir", metavar="DIR")
+    list_data.add_argument("--format", choices=("text", "json"), default="text")
     test = sub.add_parser("test", help="run encounter case files and report each case")
     test.add_argument("paths", nargs="+", help="case files, or directories of *.json case files")
     test.add_argument("--quiet", action="store_true", help="print only failures and the summary")
@@ -196,6 +210,8 @@ def cmd_batch(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     switches = _switches(args.switch, engine)
     if args.workers < 1:
         raise InvalidEncounter("--workers", args.workers, "a whole number of worker processes, 1 or more")
+    if args.chunk is None:
+        args.chunk = 100 if args.explain else 200
     if args.chunk < 1:
         raise InvalidEncounter("--chunk", args.chunk, "a whole number of encounters per grounding, 1 or more")
     show = not args.quiet and sys.stderr.isatty()
@@ -254,6 +270,47 @@ def cmd_diff(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     second = engine.evaluate(_parse_json(_read(args.after, stdin), "B"), switches, trace=True)
     d = diff(first, second)
     stdout.write(_dump(d.to_dict()) + "\n" if args.format == "json" else d.to_text())
+    return EXIT_OK
+
+
+def cmd_data(args: argparse.Namespace, stdout: TextIO) -> int:
+    from .cmsdata import DataError, DataStore, default_data_dir
+
+    store = DataStore(args.data_dir or default_data_dir())
+    if args.data_command == "list":
+        editions = store.editions()
+        if args.format == "json":
+            stdout.write(_dump([e.to_dict() for e in editions]) + "\n")
+        elif not editions:
+            stdout.write(f"no editions in {store.directory}\n")
+        else:
+            for e in editions:
+                d = e.to_dict()
+                stdout.write(f"{d['table']:<4} {d['edition']:<24} from {d['effective']}  {d['rows']:>9,} rows  ({d['files']})\n")
+        return EXIT_OK
+    effective = None
+    if args.effective is not None:
+        import datetime as _dt
+
+        try:
+            day = _dt.date.fromisoformat(args.effective)
+        except ValueError:
+            raise InvalidEncounter("--effective", args.effective, "a date written YYYY-MM-DD", problem="not a date:") from None
+        effective = day.year * 10000 + day.month * 100 + day.day
+    try:
+        edition, skipped = store.import_files([Path(p) for p in args.paths], args.table, args.edition, effective)
+    except DataError as exc:
+        if exc.option == "--effective":
+            from .errors import MissingField
+
+            raise MissingField("--effective", f"the date the edition takes effect, YYYY-MM-DD: {exc.reason}") from None
+        raise InvalidEncounter("PATH", exc.path, "a CMS NCCI PTP, MUE or add-on code file in its published layout", problem=f"{exc.reason}:") from None
+    d = edition.to_dict()
+    stdout.write(f"imported {d['table']} edition {d['edition']} (from {d['effective']}): {d['rows']:,} rows from {d['files']}\n")
+    for file, line, why in skipped[:20]:
+        stdout.write(f"  skipped {file}:{line}: {why}\n")
+    if len(skipped) > 20:
+        stdout.write(f"  ... and {len(skipped) - 20} more rows skipped\n")
     return EXIT_OK
 
 
@@ -360,6 +417,8 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, stdout:
             return cmd_why_not(args, stdin, stdout)
         if args.command == "diff":
             return cmd_diff(args, stdin, stdout)
+        if args.command == "data":
+            return cmd_data(args, stdout)
         return cmd_evaluate_batch(args, stdin, stdout)
     except InvalidEncounter as exc:
         what = "invalid encounter" if args.command.startswith("evaluate") else "invalid input"

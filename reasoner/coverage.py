@@ -21,6 +21,7 @@ class Coverage:
     rules: dict[str, int] = field(default_factory=dict)  # rule id -> cases in which it fired
     exempt: dict[str, str] = field(default_factory=dict)  # rule id -> reason
     citations: dict[str, int] = field(default_factory=dict)  # source document -> cases
+    exempt_citations: set[str] = field(default_factory=set)  # documents cited only by exempt rules
     periods: dict[tuple[str, str], int] = field(default_factory=dict)  # (from, to) -> cases
 
     @property
@@ -37,7 +38,8 @@ class Coverage:
             "citations": {
                 "total": len(self.citations),
                 "exercised": sum(1 for n in self.citations.values() if n),
-                "not_exercised": sorted(c for c, n in self.citations.items() if n == 0),
+                "not_exercised": sorted(c for c, n in self.citations.items() if n == 0 and c not in self.exempt_citations),
+                "exempt": sorted(c for c, n in self.citations.items() if n == 0 and c in self.exempt_citations),
             },
             "periods": [
                 {"from": a, "to": b, "cases": n} for (a, b), n in sorted(self.periods.items())
@@ -91,6 +93,8 @@ def measure(engine: Engine, cases: list[Case]) -> Coverage:
     cov.rules = {m.rule_id: 0 for m in engine.program.marked}
     cov.exempt = dict(engine.vocab.coverage_exempt)
     cov.citations = {src.document: 0 for rid, src in engine.vocab.rules.items() if rid in cov.rules}
+    cited_by_others = {src.document for rid, src in engine.vocab.rules.items() if rid in cov.rules and rid not in cov.exempt}
+    cov.exempt_citations = set(cov.citations) - cited_by_others
     spans = periods(engine)
     cov.periods = {(_iso(a), _iso(b)): 0 for a, b in spans}
     for case in cases:

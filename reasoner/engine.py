@@ -43,8 +43,12 @@ class Engine:
     []
     """
 
-    def __init__(self, kb_dir: str | Path | None = None) -> None:
+    def __init__(self, kb_dir: str | Path | None = None, data_dir: str | Path | None = None) -> None:
+        from .cmsdata import DataStore, default_data_dir
+
         self.kb_dir = Path(kb_dir) if kb_dir is not None else default_kb_dir()
+        self.data = DataStore(data_dir if data_dir is not None else default_data_dir())
+        self._ncci_cache: dict[tuple[str, str], list[tuple[str, tuple[Any, ...]]]] = {}
         entry = self.kb_dir / "main.lp"
         if not entry.is_file():
             raise KnowledgeBaseError(f"no knowledge base entry file at {entry}")
@@ -128,7 +132,8 @@ class Engine:
         """
         if not encounters:
             return []
-        inputs = frozenset((name, len(args)) for enc in encounters for name, args in enc.facts)
+        facts = [enc.facts + self._ncci_facts(enc) for enc in encounters]
+        inputs = frozenset((name, len(args)) for fs in facts for name, args in fs)
         statements = self.program.select(inputs, trace)
         keys: set[str] = set()
         for enc in encounters:
@@ -141,10 +146,10 @@ class Engine:
                 builder.add(stm)
         with ctl.backend() as backend:
             writer = terms.FactWriter(backend)
-            for n, enc in enumerate(encounters):
+            for n, fs in enumerate(facts):
                 k = clingo.Number(n)
                 writer.add(ENCOUNTER, [k])
-                for name, args in enc.facts:
+                for name, args in fs:
                     writer.add(name, [k, *args])
         ctl.ground([("base", [])])
         answers: list[list[int]] = []
@@ -169,6 +174,27 @@ class Engine:
                 detail = "; ".join(f"{f.arguments[0].string}: {f.arguments[1]}" for f in faults)
                 raise KnowledgeBaseFault(f"knowledge base fault for encounter {encounters[n].ident!r}: {detail}")
         return per
+
+    def _ncci_facts(self, enc: Encounter) -> list[tuple[str, tuple[Any, ...]]]:
+        """The NCCI editions in force on the encounter's date and their rows for the catalog's codes
+        (the only codes a code set or a valid claim can name), as input facts."""
+        if not self.data.exists():
+            return []
+        out: list[tuple[str, tuple[Any, ...]]] = []
+        for table in ("ptp", "mue", "aoc"):
+            edition = self.data.in_force(table, enc.date_int)
+            if edition is None:
+                continue
+            key = (table, edition.name)
+            rows = self._ncci_cache.get(key)
+            if rows is None:
+                rows = [("enc_edition", (clingo.Function(table), clingo.String(edition.name), clingo.Function("cms")))]
+                for row in self.data.rows(table, edition.name, sorted(self.vocab.codes)):
+                    args = tuple(clingo.String(v) if isinstance(v, str) else clingo.Number(v) for v in row)
+                    rows.append((f"enc_{table}", args))
+                self._ncci_cache[key] = rows
+            out.extend(rows)
+        return out
 
     def evaluate(
         self, encounter: Any, switches: Mapping[str, bool] | None = None, trace: bool = False

@@ -97,6 +97,7 @@ class Result:
     codes: list[CodeLine]
     findings: list[Finding]
     claim_review: list[ClaimReview] | None
+    checks: list[dict[str, Any]] = field(default_factory=list)
     derivations: list[Derivation] = field(default_factory=list, repr=False)
     input: list[tuple[str, tuple[clingo.Symbol, ...]]] = field(default_factory=list, repr=False)
 
@@ -115,6 +116,7 @@ class Result:
         }
         if self.claim_review is not None:
             out["claim_review"] = [r.to_dict() for r in self.claim_review]
+        out["checks"] = self.checks
         return out
 
     def code(self, code: str) -> CodeLine | None:
@@ -162,7 +164,7 @@ def render_message(template: str, args: dict[str, list[clingo.Symbol]], vocab: V
 
 
 _DERIVATIONS: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
-_DERIVATIONS_LIMIT = 50_000
+_DERIVATIONS_LIMIT = 20_000
 
 
 def _derivation(args: tuple[Any, ...]) -> tuple[str, Derivation]:
@@ -224,6 +226,8 @@ def build_result(enc: Encounter, atoms: Sequence[ShownAtom], vocab: Vocabulary) 
     corrected: dict[int, tuple[str, int]] = {}
     corrected_mods: dict[int, list[str]] = defaultdict(list)
     reason_args: dict[int, dict[str, list[clingo.Symbol]]] = defaultdict(lambda: defaultdict(list))
+    checks_raw: list[tuple[str, str, Any]] = []
+    editions: dict[str, str] = {}
     for a in atoms:
         n, args = a.name, a.arguments
         if n == "code":
@@ -246,6 +250,10 @@ def build_result(enc: Encounter, atoms: Sequence[ShownAtom], vocab: Vocabulary) 
             corrected_mods[args[0].number].append(args[1].string)
         elif n == "reason_arg":
             reason_args[args[0].number][str(args[1])].append(args[2])
+        elif n == "check":
+            checks_raw.append((str(args[0]), str(args[1]), args[2]))
+        elif n == "check_edition":
+            editions[str(args[0])] = args[1].string
 
     def billing_key(code: str) -> tuple[int, str]:
         info = vocab.codes.get(code)
@@ -284,6 +292,16 @@ def build_result(enc: Encounter, atoms: Sequence[ShownAtom], vocab: Vocabulary) 
                 ClaimReview(i, line["code"], line["units"], tuple(line["modifiers"]), status, tuple(texts), tuple(rules), fix)
             )
 
+    checks = []
+    for table, status, subject in sorted(checks_raw, key=lambda c: (c[0], str(c[2]), c[1])):
+        if subject.type == clingo.SymbolType.String:
+            codes = [subject.string]
+        elif subject.type == clingo.SymbolType.Function and not subject.name and subject.arguments:
+            codes = [_str(x) for x in subject.arguments]
+        else:
+            codes = []
+        checks.append({"table": table, "status": status, "codes": codes, "edition": editions.get(table)})
+
     return Result(
         id=enc.ident,
         date_of_service=enc.date.isoformat() if isinstance(enc.date, _dt.date) else str(enc.date),
@@ -291,6 +309,7 @@ def build_result(enc: Encounter, atoms: Sequence[ShownAtom], vocab: Vocabulary) 
         codes=code_lines,
         findings=findings,
         claim_review=claim_review,
+        checks=checks,
         derivations=derivations,
         input=list(enc.facts),
     )

@@ -34,7 +34,7 @@ _TYPES = {
     int(_lib.clingo_symbol_type_supremum): clingo.SymbolType.Supremum,
 }
 
-TABLE_LIMIT = 200_000
+TABLE_LIMIT = 100_000
 
 
 def _quote(text: str) -> str:

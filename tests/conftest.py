@@ -3,9 +3,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
-from cptkb.reasoner.engine import Engine, default_engine
+# The tests run without the user's imported CMS tables: an empty data directory,
+# so that every NCCI check is no_data unless a test imports its own fixtures.
+os.environ["CPTKB_DATA_DIR"] = tempfile.mkdtemp(prefix="cptkb-test-data-")
+
+from cptkb.reasoner.engine import Engine, default_engine  # noqa: E402
 
 
 @pytest.fixture(scope="session")

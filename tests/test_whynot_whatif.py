@@ -130,7 +130,7 @@ def test_what_if_95861_adds_two_muscles_to_the_limited_limb(engine: Engine) -> N
     d = answer.diff.to_dict()
     assert [c["code"] for c in d["codes_added"]] == ["95861"]
     assert [c["code"] for c in d["codes_removed"]] == ["95860", "95870"]
-    assert d["rules_removed"] == ["emg.code.limited_limb", "emg.limb.limited"]
+    assert d["rules_removed"] == ["emg.code.limited_limb", "emg.limb.limited", "ncci.ptp.curated"]
     assert answer.encounter["needle_emg"][:8] == ONE_COMPLETE_ONE_LIMITED["needle_emg"]
 
 
