@@ -34,6 +34,7 @@ from .errors import InvalidEncounter, KnowledgeBaseFault
 from .validate import Encounter
 
 CHUNK = 200
+RECYCLE = 250  # chunks a worker process evaluates before it is replaced
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -303,7 +304,11 @@ def run_batch(
     else:
         context = multiprocessing.get_context("spawn")
         init = (str(engine.kb_dir), dict(switches or {}), explain, skip_empty)
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=init) as pool:
+        # clingo keeps every symbol it has made for the life of a process; a worker is replaced after
+        # RECYCLE chunks so that memory stays bounded on a long stream (a new worker starts in about 0.5 s)
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=init, max_tasks_per_child=RECYCLE
+        ) as pool:
             pending: deque[Future[tuple[str, int, int, int]]] = deque()
             for first, lines in chunks:
                 pending.append(pool.submit(_work, first, lines))

@@ -137,3 +137,50 @@ def test_every_unit_rule_has_its_own_sentence(engine: Engine) -> None:
         assert f'"{m.rule_id}"' in (templates / f"{family}.txt.j2").read_text(), m.rule_id
         checked += 1
     assert checked >= 21
+
+
+def test_code_reached_from_the_right_facts_through_the_right_rules(engine: Engine) -> None:
+    """95860 for a complete right arm (research note C-1, C-6): every muscle entry of the arm reaches the code
+    node, and the rules on those paths are the limb chain, the limb-code rule and the output rules."""
+    import networkx as nx
+
+    from cptkb.explain.graph import build_graph
+
+    arm = ["APB", "FDI", "EDC", "biceps brachii", "deltoid"]
+    enc = {"id": "g1", "date_of_service": "2024-05-01", "needle_emg": [{"muscle": m, "side": "right"} for m in arm]}
+    result = engine.evaluate(enc, trace=True)
+    graph = build_graph(result, engine.vocab)
+    facts = sorted(n for n in graph if n.startswith("fact:enc_emg("))
+    assert len(facts) == 5
+    rules_between: set[str] = set()
+    for fact in facts:
+        assert nx.has_path(graph, fact, "code:95860"), fact
+        between = nx.descendants(graph, fact) & nx.ancestors(graph, "code:95860")
+        rules_between |= {graph.nodes[n]["rule"] for n in between if graph.nodes[n]["kind"] == "rule"}
+    assert {"emg.limb.entry", "emg.limb.muscle", "emg.limb.muscle_count", "emg.limb.complete_count",
+            "emg.code.limbs", "output.unit", "output.code"} <= rules_between
+    assert rules_between & {"emg.limb.complete_nerves", "emg.limb.complete_roots"}
+    assert not rules_between & {"emg.code.limited_limb", "emg.limb.limited", "ncs.code.ladder"}
+
+
+def test_every_negated_condition_is_an_absence_node(engine: Engine) -> None:
+    """Property over the corpus: each rule application that relied on an absent atom has an absence node
+    for it, linked to that application, and no other rule node has one."""
+    from pathlib import Path
+
+    from cptkb.explain.graph import build_graph
+    from cptkb.reasoner.cases import load_cases
+
+    checked = 0
+    for path in sorted((Path(__file__).parent / "cases").glob("*.json")):
+        for case in load_cases(path):
+            if "error" in case.expect:
+                continue
+            result = engine.evaluate(case.encounter, case.switches, trace=True)
+            graph = build_graph(result, engine.vocab, all_derivations=True)
+            for d in result.derivations:
+                app = f"rule:{d.rule}|{d.head}|{';'.join(map(str, d.facts))}|{';'.join(map(str, d.absent))}"
+                absent_in = sorted(u for u, _, r in graph.in_edges(app, data="role") if r == "absent")
+                assert absent_in == sorted(f"absent:{a}" for a in d.absent), (case.name, app)
+                checked += bool(d.absent)
+    assert checked > 500
