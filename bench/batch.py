@@ -1,6 +1,6 @@
 """Batch benchmark: cptkb batch against a fresh clingo control per encounter. Prints figures; asserts nothing.
 
-    python bench/batch.py [--count N] [--naive N] [--large N] [--seed S]
+    python bench/batch.py [--count N] [--naive N] [--large N] [--seed S] [--trace both|off|on]
 
 Generates realistic encounters with a fixed seed (bench/generate.py) and measures, in one run:
 
@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=500, help="encounters for (a) (default 500)")
     parser.add_argument("--large", type=int, default=0, help="also stream N encounters through (b) for peak memory")
     parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--trace", choices=("both", "off", "on"), default="both", help="run without the trace, with it, or both (default)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="cptkb-bench-"))
@@ -135,7 +136,8 @@ def main() -> None:
     cptkb = [sys.executable, "-m", "cptkb"]
     rows: dict[str, tuple[float, float | None]] = {}
     outputs: dict[str, Path] = {}
-    for trace in (False, True):
+    traces = {"both": (False, True), "off": (False,), "on": (True,)}[args.trace]
+    for trace in traces:
         tag = " +trace" if trace else ""
         seconds, naive_out = naive(engine, lines[: args.naive], trace)
         rows[f"(a) fresh control per encounter{tag}"] = (args.naive / seconds, None)
@@ -160,14 +162,15 @@ def main() -> None:
         peak_text = f"{peak:9.0f}" if peak is not None else f"{'-':>9}"
         print(f"{label:<42} {rate:9,.0f} {1000 / rate:8.3f} {peak_text}")
     print()
-    for tag in ("", " +trace"):
+    for tag in [" +trace" if t else "" for t in traces]:
         a = rows[f"(a) fresh control per encounter{tag}"][0]
         b = rows[f"(b) cptkb batch{tag}"][0]
         c = rows[f"(c) cptkb batch --workers 2{tag}"][0]
         print(f"ratio (b)/(a){tag}: {b / a:5.1f}x    ratio (c)/(b){tag}: {c / b:4.2f}x")
-    b_plain = rows["(b) cptkb batch"][0]
-    b_trace = rows["(b) cptkb batch +trace"][0]
-    print(f"trace cost in batch, (b) +trace time / (b) time: {b_plain / b_trace:4.2f}x")
+    if len(traces) == 2:
+        b_plain = rows["(b) cptkb batch"][0]
+        b_trace = rows["(b) cptkb batch +trace"][0]
+        print(f"trace cost in batch, (b) +trace time / (b) time: {b_plain / b_trace:4.2f}x")
 
     if args.large:
         big = work / "large.jsonl.gz"
