@@ -227,7 +227,10 @@ class _Validator:
                 raise InvalidEncounter(
                     path, code, 'an ICD-10-CM code: a letter, two characters, then up to four, such as "G56.01"'
                 )
-            self.add("enc_diagnosis", _string(code.strip().upper().replace(".", "")))
+            plain = code.strip().upper().replace(".", "")
+            self.add("enc_diagnosis", _string(plain))
+            for n in range(3, len(plain) + 1):
+                self.add("enc_diagnosis_part", _string(plain), _string(plain[:n]))
 
     def muscle_entry(self, raw: Any, i: int) -> None:
         path = f"needle_emg[{i}]"

@@ -3,8 +3,8 @@
 For tests of one rule family: give input facts in the schema of kb/schema.lp,
 get back the sorted atoms of the predicates asked for. Conclusions of marked
 rules (limb_complete/1, ncs_study_count/1 ...) come from the trace; output
-atoms (code/2, finding/3 ...) from the shown atoms. Findings of the NCCI layer
-are left out: tests/test_ncci.py covers them.
+atoms (code/2, finding/3 ...) from the shown atoms. Findings of the NCCI,
+necessity and provider layers are left out: their own tests cover them.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def derive(engine: Engine, facts: list[str], predicates: set[str], date: int = 2
     atoms = _solve(engine, facts, date)
     found = {str(a) for a in atoms if a.name in predicates}
     found |= {str(d.head) for d in read_derivations(atoms) if d.head.name in predicates}
-    # the NCCI layer's findings (kb/rules/ncci.lp) belong to tests/test_ncci.py
-    return sorted(f for f in found if not f.startswith('finding("ncci.'))
+    # the findings of the NCCI, necessity and provider layers belong to their own tests
+    return sorted(f for f in found if not f.startswith(('finding("ncci.', 'finding("necessity.', 'finding("provider.')))
 
 
 def rules_fired(engine: Engine, facts: list[str], date: int = 20240501) -> set[str]:
