@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--depth", type=int, default=12, metavar="N",
                     help="text and markdown: rule applications shown below each code (default 12)")
     ev.add_argument("--explain", action="store_true", help="with --format json: add the trace graph as 'explanation'")
+    ev.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
     ev.add_argument(
         "--switch",
         action="append",
@@ -73,25 +74,30 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--chunk", type=int, default=None, metavar="N",
                     help="encounters grounded together (default 200; 100 with --explain, whose traces are large)")
     bt.add_argument("--quiet", action="store_true", help="no progress bar and no summary on standard error")
+    bt.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
     bt.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
     batch = sub.add_parser("evaluate-batch", help="evaluate JSON Lines: one encounter per line in, one result per line out")
     batch.add_argument("file", help="a JSON Lines file, or - for standard input")
+    batch.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
     batch.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
     wi = sub.add_parser("what-if", help="the fewest changes to an encounter after which CODE is valid")
     wi.add_argument("code", metavar="CODE")
     wi.add_argument("file", help="a file holding one encounter object, or - for standard input")
     wi.add_argument("--format", choices=("text", "json"), default="text")
     wi.add_argument("--time-limit", type=float, default=20.0, metavar="SECONDS")
+    wi.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
     wi.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
     wn = sub.add_parser("why-not", help="why CODE is not in an encounter's code set (or why it is)")
     wn.add_argument("code", metavar="CODE")
     wn.add_argument("file", help="a file holding one encounter object, or - for standard input")
     wn.add_argument("--format", choices=("text", "json"), default="text")
+    wn.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
     wn.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
     df = sub.add_parser("diff", help="what differs between the results of two encounters: codes, findings, review, rules")
     df.add_argument("before", metavar="A", help="an encounter file (or - for standard input)")
     df.add_argument("after", metavar="B", help="an encounter file")
     df.add_argument("--format", choices=("text", "json"), default="text")
+    df.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
     df.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
     data = sub.add_parser("data", help="CMS NCCI tables: import the published files, list the editions held")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -125,8 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _switches(items: list[str], engine: Engine) -> dict[str, bool]:
-    out: dict[str, bool] = {}
+def _switches(items: list[str], engine: Engine, policy: str | None = None) -> dict[str, bool]:
+    out: dict[str, bool] = engine.policy(policy) if policy is not None else {}
     for item in items:
         name, _, value = item.partition("=")
         if name not in engine.vocab.switches or value not in ("on", "off"):
@@ -161,7 +167,7 @@ def _dump(obj: Any) -> str:
 
 def cmd_evaluate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     engine = default_engine()
-    switches = _switches(args.switch, engine)
+    switches = _switches(args.switch, engine, args.policy)
     encounter = _parse_json(_read(args.file, stdin), "encounter")
     trace = args.format in ("text", "markdown", "dot") or args.explain
     result = engine.evaluate(encounter, switches, trace=trace)
@@ -207,7 +213,7 @@ def cmd_batch(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from .batch import batch_file
 
     engine = default_engine()
-    switches = _switches(args.switch, engine)
+    switches = _switches(args.switch, engine, args.policy)
     if args.workers < 1:
         raise InvalidEncounter("--workers", args.workers, "a whole number of worker processes, 1 or more")
     if args.chunk is None:
@@ -229,7 +235,7 @@ def cmd_evaluate_batch(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) 
     from .batch import open_input, run_batch
 
     engine = default_engine()
-    switches = _switches(args.switch, engine)
+    switches = _switches(args.switch, engine, args.policy)
     source, _, _ = open_input(args.file, _binary(stdin))
     try:
         run_batch(engine, source, stdout, switches=switches, skip_empty=True)
@@ -243,7 +249,7 @@ def cmd_what_if(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from .whatif import what_if
 
     engine = default_engine()
-    switches = _switches(args.switch, engine)
+    switches = _switches(args.switch, engine, args.policy)
     encounter = _parse_json(_read(args.file, stdin), "encounter")
     answer = what_if(engine, encounter, args.code, switches, args.time_limit)
     stdout.write(_dump(answer.to_dict()) + "\n" if args.format == "json" else answer.to_text())
@@ -254,7 +260,7 @@ def cmd_why_not(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from .whynot import why_not
 
     engine = default_engine()
-    switches = _switches(args.switch, engine)
+    switches = _switches(args.switch, engine, args.policy)
     encounter = _parse_json(_read(args.file, stdin), "encounter")
     answer = why_not(engine, encounter, args.code, switches)
     stdout.write(_dump(answer.to_dict()) + "\n" if args.format == "json" else answer.to_text())
@@ -265,7 +271,7 @@ def cmd_diff(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from .whatif import diff
 
     engine = default_engine()
-    switches = _switches(args.switch, engine)
+    switches = _switches(args.switch, engine, args.policy)
     first = engine.evaluate(_parse_json(_read(args.before, stdin), "A"), switches, trace=True)
     second = engine.evaluate(_parse_json(_read(args.after, stdin), "B"), switches, trace=True)
     d = diff(first, second)

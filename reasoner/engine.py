@@ -175,6 +175,14 @@ class Engine:
                 raise KnowledgeBaseFault(f"knowledge base fault for encounter {encounters[n].ident!r}: {detail}")
         return per
 
+    def policy(self, name: str) -> dict[str, bool]:
+        """The switches of the policy profile ``name`` (kb/data/settings.lp, policy_profile/2)."""
+        profile = self.vocab.profiles.get(name)
+        if profile is None:
+            known = ", ".join(f'"{p}"' for p in sorted(self.vocab.profiles))
+            raise InvalidEncounter("--policy", name, f"one of {known}", problem="unknown policy profile")
+        return {switch: True for switch in sorted(profile[1])}
+
     def _ncci_facts(self, enc: Encounter) -> list[tuple[str, tuple[Any, ...]]]:
         """The NCCI editions in force on the encounter's date and their rows for the catalog's codes
         (the only codes a code set or a valid claim can name), as input facts."""

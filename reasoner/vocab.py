@@ -70,6 +70,7 @@ class Vocabulary:
     messages: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     switches: dict[str, str] = field(default_factory=dict)
+    profiles: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # name -> (description, switches on)
     data_sources: dict[str, tuple[str, str]] = field(default_factory=dict)
     evidence_labels: dict[str, str] = field(default_factory=dict)
     coverage_exempt: dict[str, str] = field(default_factory=dict)
@@ -152,6 +153,11 @@ def read_vocabulary(facts: Iterable[clingo.Symbol]) -> Vocabulary:
             v.labels[str(args[0])] = _s(args[1])
         elif name == "policy_switch" and len(args) == 2:
             v.switches[str(args[0])] = _s(args[1])
+        elif name == "policy_profile" and len(args) == 2:
+            v.profiles.setdefault(_s(args[0]), ("", []))
+            v.profiles[_s(args[0])] = (_s(args[1]), v.profiles[_s(args[0])][1])
+        elif name == "profile_switch" and len(args) == 2:
+            v.profiles.setdefault(_s(args[0]), ("", []))[1].append(str(args[1]))
         elif name == "data_source" and len(args) == 3:
             v.data_sources[str(args[0])] = (_s(args[1]), str(args[2]))
         elif name == "evidence" and len(args) == 2:

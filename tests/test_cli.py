@@ -152,3 +152,20 @@ def test_batch_keeps_every_line() -> None:
 def test_usage_error_exits_2() -> None:
     code, out, err = run(["evaluate"])
     assert code == 2 and out == "" and "usage" in err
+
+
+def test_policy_profiles() -> None:
+    """--policy NAME sets the switches of a named profile; --switch overrides it; an unknown name exits 2
+    (research note C-17: branch counting disputed by some payers)."""
+    studies = [{"nerve": "ulnar", "side": "left", "study": "motor", "branch": b} for b in ("ADM", "FDI")]
+    studies += [{"nerve": n, "side": "left", "study": t} for n, t in (("median", "motor"), ("median", "sensory"), ("radial", "sensory"))]
+    text = json.dumps({"id": "p", "date_of_service": "2024-05-01", "nerve_conduction": studies})
+    codes = lambda out: [c["code"] for c in json.loads(out)["codes"]]  # noqa: E731
+    assert codes(run(["evaluate", "-"], text)[1]) == ["95909"]
+    assert codes(run(["evaluate", "-", "--policy", "cpt"], text)[1]) == ["95909"]
+    assert codes(run(["evaluate", "-", "--policy", "branches-merged"], text)[1]) == ["95908"]
+    assert codes(run(["evaluate", "-", "--policy", "payer-strict", "--switch", "branches_as_one_study=off"], text)[1]) == ["95909"]
+    code, out, err = run(["evaluate", "-", "--policy", "lenient"], text)
+    assert code == 2 and out == ""
+    assert err == ('cptkb: invalid encounter: --policy: unknown policy profile "lenient"; expected one of'
+                   ' "branches-merged", "cpt", "paraspinals-counted", "payer-strict"\n')
