@@ -42,8 +42,8 @@ def derive(engine: Engine, facts: list[str], predicates: set[str], date: int = 2
     atoms = _solve(engine, facts, date)
     found = {str(a) for a in atoms if a.name in predicates}
     found |= {str(d.head) for d in read_derivations(atoms) if d.head.name in predicates}
-    # the findings of the NCCI, necessity and provider layers belong to their own tests
-    return sorted(f for f in found if not f.startswith(('finding("ncci.', 'finding("necessity.', 'finding("provider.')))
+    # the findings of the NCCI, necessity, provider and documentation layers belong to their own tests
+    return sorted(f for f in found if not f.startswith(('finding("ncci.', 'finding("necessity.', 'finding("provider.', 'finding("doc.')))
 
 
 def rules_fired(engine: Engine, facts: list[str], date: int = 20240501) -> set[str]:

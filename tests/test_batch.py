@@ -44,7 +44,7 @@ def test_every_line_gets_one_line_in_order() -> None:
     assert {k: records[0][k] for k in ("id", "date_of_service", "kb_version", "codes")} == {
         "id": "a", "date_of_service": "2024-05-01", "kb_version": "2026.1", "codes": NCS_ONE
     }
-    assert [f["rule"] for f in records[0]["findings"]] == ["necessity.no_support"] + ["ncci.no_data"] * 3
+    assert [f["rule"] for f in records[0]["findings"]] == ["necessity.no_support", "doc.ncs_data"] + ["ncci.no_data"] * 3
     assert [(c["table"], c["status"]) for c in records[0]["checks"]] == [("aoc", "no_data"), ("mue", "no_data"), ("ptp", "no_data")]
     assert records[1]["id"] == "b" and records[1]["line"] == 2
     assert records[1]["error"]["field"] == "date_of_service" and '"2024-13-01"' in records[1]["error"]["message"]

@@ -217,8 +217,14 @@ def test_diff_of_results(engine: Engine) -> None:
     b = engine.evaluate({**ONE_COMPLETE_ONE_LIMITED, "place_of_service": "22"}, trace=True)
     d = diff(a, b)
     assert [(x.code, y.modifiers) for x, y in d.codes_changed] == [("95860", ("26",)), ("95870", ("26",))]
-    assert d.rules_added == ["mod.26_facility", "mod.facility"] and d.rules_removed == []
-    assert d.to_text() == "~ code 95860 x1 -> 95860 x1 -26\n~ code 95870 x1 -> 95870 x1 -26\n+ rules applied: mod.26_facility, mod.facility\n"
+    assert d.rules_added == ["doc.interpretation", "mod.26_facility", "mod.facility"] and d.rules_removed == []
+    assert d.to_text().splitlines() == [
+        "~ code 95860 x1 -> 95860 x1 -26",
+        "~ code 95870 x1 -> 95870 x1 -26",
+        "+ info doc.interpretation: With modifier 26 on 95860 the record must hold the physician's interpretation report, not only the recorded values.",
+        "+ info doc.interpretation: With modifier 26 on 95870 the record must hold the physician's interpretation report, not only the recorded values.",
+        "+ rules applied: doc.interpretation, mod.26_facility, mod.facility",
+    ]
 
 
 def test_what_if_candidates_are_known_to_the_knowledge_base(engine: Engine) -> None:
