@@ -26,6 +26,8 @@ family needs no Python.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -713,6 +715,11 @@ def _precompute_static(program: LoadedProgram) -> None:
     # that facts, not rules, provide.
     provided = set(program.keyed_tables) | set(facts) | {(ENCOUNTER, 0)}
     provided |= {(n, a) for n, a in program.dynamic if _is_input((n, a))}
+    # reference data declared with #defined and no rows yet (contractor_npp/4)
+    for stm in defined:
+        m = re.match(r"#defined\s+([a-z_][A-Za-z0-9_']*)/(\d+)\.", stm.text.strip())
+        if m:
+            provided.add((m.group(1), int(m.group(2))))
     program.provided = tuple(sorted(provided))
 
 
