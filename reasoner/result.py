@@ -116,7 +116,19 @@ class Result:
         }
         if self.claim_review is not None:
             out["claim_review"] = [r.to_dict() for r in self.claim_review]
+            out["corrected_claim"] = [line.to_dict() for line in self.corrected_claim()]
         out["checks"] = self.checks
+        return out
+
+    def corrected_claim(self) -> list[CodeLine]:
+        """The claim as it should be billed: accepted lines as claimed, changed lines corrected,
+        rejected and merged lines left out (codes the claim lacks are findings, not added)."""
+        out: list[CodeLine] = []
+        for r in self.claim_review or []:
+            if r.status == "accepted":
+                out.append(CodeLine(r.code, r.units, r.modifiers))
+            elif r.status == "changed" and r.corrected is not None:
+                out.append(r.corrected)
         return out
 
     def code(self, code: str) -> CodeLine | None:

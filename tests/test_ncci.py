@@ -183,8 +183,14 @@ def test_claim_lines_against_ptp(ncci: Engine) -> None:
     d = evaluate(ncci, "2025-12-15", RIGHT_ARM + LEFT_ARM, NCS_3, claim=claim)
     line = d["claim_review"][2]
     assert (line["status"], line["rules"], line["corrected"]) == ("changed", ["ncci.claim.bypass_modifier"], {"code": "95885", "units": 1, "modifiers": ["XS"]})
+    assert d["corrected_claim"] == [
+        {"code": "95908", "units": 1, "modifiers": []},
+        {"code": "95886", "units": 1, "modifiers": []},
+        {"code": "95885", "units": 1, "modifiers": ["XS"]},
+    ]
     later = evaluate(ncci, "2026-02-01", RIGHT_ARM + LEFT_ARM, NCS_3, claim=claim)
     assert [r["status"] for r in later["claim_review"]] == ["accepted", "accepted", "rejected"]
+    assert [line["code"] for line in later["corrected_claim"]] == ["95908", "95886"]
     assert later["claim_review"][2]["reasons"] == ["95885 is the column-2 code of a PTP pair with 95886 (modifier indicator 0, ptp-2026Q1): it cannot be billed with it."]
 
 
