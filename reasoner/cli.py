@@ -42,6 +42,13 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_INVALID)
 
 
+def _policy_options(parser: argparse.ArgumentParser) -> None:
+    """--policy and --switch, for every command that evaluates an encounter."""
+    parser.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
+    parser.add_argument("--switch", action="append", default=[], metavar="NAME=on|off",
+                        help="set a policy switch of the knowledge base (repeatable)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cptkb", description="CPT coding rules with their reasons (needle EMG and nerve conduction).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -56,14 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--depth", type=int, default=12, metavar="N",
                     help="text and markdown: rule applications shown below each code (default 12)")
     ev.add_argument("--explain", action="store_true", help="with --format json: add the trace graph as 'explanation'")
-    ev.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
-    ev.add_argument(
-        "--switch",
-        action="append",
-        default=[],
-        metavar="NAME=on|off",
-        help="set a policy switch of the knowledge base (repeatable)",
-    )
+    _policy_options(ev)
     bt = sub.add_parser(
         "batch", help="evaluate JSON Lines at scale: streamed, in chunks, optionally over worker processes"
     )
@@ -74,31 +74,26 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--chunk", type=int, default=None, metavar="N",
                     help="encounters grounded together (default 200; 100 with --explain, whose traces are large)")
     bt.add_argument("--quiet", action="store_true", help="no progress bar and no summary on standard error")
-    bt.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
-    bt.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
+    _policy_options(bt)
     batch = sub.add_parser("evaluate-batch", help="evaluate JSON Lines: one encounter per line in, one result per line out")
     batch.add_argument("file", help="a JSON Lines file, or - for standard input")
-    batch.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
-    batch.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
+    _policy_options(batch)
     wi = sub.add_parser("what-if", help="the fewest changes to an encounter after which CODE is valid")
     wi.add_argument("code", metavar="CODE")
     wi.add_argument("file", help="a file holding one encounter object, or - for standard input")
     wi.add_argument("--format", choices=("text", "json"), default="text")
     wi.add_argument("--time-limit", type=float, default=20.0, metavar="SECONDS")
-    wi.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
-    wi.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
+    _policy_options(wi)
     wn = sub.add_parser("why-not", help="why CODE is not in an encounter's code set (or why it is)")
     wn.add_argument("code", metavar="CODE")
     wn.add_argument("file", help="a file holding one encounter object, or - for standard input")
     wn.add_argument("--format", choices=("text", "json"), default="text")
-    wn.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
-    wn.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
+    _policy_options(wn)
     df = sub.add_parser("diff", help="what differs between the results of two encounters: codes, findings, review, rules")
     df.add_argument("before", metavar="A", help="an encounter file (or - for standard input)")
     df.add_argument("after", metavar="B", help="an encounter file")
     df.add_argument("--format", choices=("text", "json"), default="text")
-    df.add_argument("--policy", metavar="NAME", help="a policy profile for disputed points (default: cpt); --switch overrides it")
-    df.add_argument("--switch", action="append", default=[], metavar="NAME=on|off")
+    _policy_options(df)
     data = sub.add_parser("data", help="CMS NCCI tables: import the published files, list the editions held")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     imp_data = data_sub.add_parser("import", help="read CMS PTP, MUE or add-on code files (the parts of one table) as one edition")

@@ -34,7 +34,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 KINDS = ("ptp", "mue", "aoc")
 CODE = re.compile(r"^[0-9A-Z]{4}[0-9A-Z]$")
@@ -117,83 +117,87 @@ def _norm(cell: str) -> str:
     return re.sub(r"[^a-z0-9]", "", cell.lower())
 
 
+def _cell(row: list[str], j: int | None) -> str:
+    return row[j].strip() if j is not None and j < len(row) else ""
+
+
+def _records(text: str, find_header: Callable[[list[str]], dict[str, int | None] | None],
+             missing: str) -> Iterator[tuple[int, dict[str, int | None], list[str]]]:
+    """(line number, header, cells) of each non-empty record after the header row, the first row whose
+    normalised cells ``find_header`` recognises (CMS files open with title and notice rows)."""
+    header = None
+    for line_no, row in _csv_rows(text):
+        if header is None:
+            header = find_header([_norm(c) for c in row])
+        elif any(c.strip() for c in row):
+            yield line_no, header, row
+    if header is None:
+        raise DataError(missing)
+
+
+def _mue_header(names: list[str]) -> dict[str, int | None] | None:
+    if not (any(n.startswith("hcpcs") for n in names) and any("muevalue" in n for n in names)):
+        return None
+    return {
+        "code": next(j for j, n in enumerate(names) if n.startswith("hcpcs")),
+        "units": next(j for j, n in enumerate(names) if "muevalue" in n),
+        "mai": next((j for j, n in enumerate(names) if "adjudication" in n), None),
+        "rationale": next((j for j, n in enumerate(names) if "rationale" in n), None),
+    }
+
+
 def parse_mue(text: str) -> Parsed:
     out = Parsed("mue")
-    rows = _csv_rows(text)
-    header = None
-    for line_no, row in rows:
-        names = [_norm(c) for c in row]
-        if header is None:
-            if any(n.startswith("hcpcs") for n in names) and any("muevalue" in n for n in names):
-                header = {
-                    "code": next(j for j, n in enumerate(names) if n.startswith("hcpcs")),
-                    "units": next(j for j, n in enumerate(names) if "muevalue" in n),
-                    "mai": next((j for j, n in enumerate(names) if "adjudication" in n), None),
-                    "rationale": next((j for j, n in enumerate(names) if "rationale" in n), None),
-                }
-            continue
-        if not row or not any(c.strip() for c in row):
-            continue
-        code = row[header["code"]].strip().upper() if header["code"] < len(row) else ""
+    missing = "no MUE header row (HCPCS/CPT Code, Practitioner Services MUE Values, MUE Adjudication Indicator)"
+    for line_no, header, row in _records(text, _mue_header, missing):
+        code = _cell(row, header["code"]).upper()
         if not CODE.match(code):
             out.skipped.append((line_no, f"code {code!r} is not a five-character HCPCS/CPT code"))
             continue
-        units_text = row[header["units"]].strip() if header["units"] < len(row) else ""
+        units_text = _cell(row, header["units"])
         if not units_text.isdigit():
             out.skipped.append((line_no, f"MUE value {units_text!r} is not a whole number"))
             continue
-        mai_text = row[header["mai"]].strip() if header["mai"] is not None and header["mai"] < len(row) else ""
+        mai_text = _cell(row, header["mai"])
         if mai_text[:1] not in ("1", "2", "3"):
             out.skipped.append((line_no, f"adjudication indicator {mai_text!r} does not start with 1, 2 or 3"))
             continue
-        rationale = row[header["rationale"]].strip() if header["rationale"] is not None and header["rationale"] < len(row) else ""
-        out.rows.append((code, int(units_text), int(mai_text[0]), rationale))
-    if header is None:
-        raise DataError("no MUE header row (HCPCS/CPT Code, Practitioner Services MUE Values, MUE Adjudication Indicator)")
+        out.rows.append((code, int(units_text), int(mai_text[0]), _cell(row, header["rationale"])))
     return out
+
+
+def _aoc_header(names: list[str]) -> dict[str, int | None] | None:
+    addon = next((j for j, n in enumerate(names) if n in ("addoncode", "aoc", "addon", "aoccode")), None)
+    primary = next((j for j, n in enumerate(names) if n.startswith("primarycode") and "del" not in n and "dt" not in n), None)
+    if addon is None or primary is None:
+        return None
+    return {
+        "addon": addon,
+        "primary": primary,
+        "type": next((j for j, n in enumerate(names) if "edittype" in n), None),
+        "eff": next((j for j, n in enumerate(names) if "editeff" in n), None),
+        "del": next((j for j, n in enumerate(names) if "editdel" in n), None),
+    }
 
 
 def parse_aoc(text: str) -> Parsed:
     out = Parsed("aoc")
-    rows = _csv_rows(text)
-    header = None
-    for line_no, row in rows:
-        names = [_norm(c) for c in row]
-        if header is None:
-            addon = next((j for j, n in enumerate(names) if n in ("addoncode", "aoc", "addon", "aoccode")), None)
-            primary = next((j for j, n in enumerate(names) if n.startswith("primarycode") and "del" not in n and "dt" not in n), None)
-            if addon is not None and primary is not None:
-                header = {
-                    "addon": addon,
-                    "primary": primary,
-                    "type": next((j for j, n in enumerate(names) if "edittype" in n), None),
-                    "eff": next((j for j, n in enumerate(names) if "editeff" in n), None),
-                    "del": next((j for j, n in enumerate(names) if "editdel" in n), None),
-                }
-            continue
-        if not row or not any(c.strip() for c in row):
-            continue
-
-        def cell(key: str, header: dict[str, int | None] = header, row: list[str] = row) -> str:
-            j = header[key]
-            return row[j].strip() if j is not None and j < len(row) else ""
-
-        addon_code, primary_code = cell("addon").upper(), cell("primary").upper()
+    missing = "no add-on code header row (Add-On Code, Primary Code, AOC Edit Type)"
+    for line_no, header, row in _records(text, _aoc_header, missing):
+        addon_code, primary_code = _cell(row, header["addon"]).upper(), _cell(row, header["primary"]).upper()
         if not CODE.match(addon_code) or not CODE.match(primary_code):
             out.skipped.append((line_no, f"codes {addon_code!r}, {primary_code!r} are not five-character HCPCS/CPT codes"))
             continue
-        kind = cell("type")
+        kind = _cell(row, header["type"])
         if kind not in ("1", "2", "3"):
             out.skipped.append((line_no, f"AOC edit type {kind!r} is not 1, 2 or 3"))
             continue
-        eff = _date(cell("eff")) if header["eff"] is not None else 19000101
-        dele = _date(cell("del")) if header["del"] is not None else OPEN_END
+        eff = _date(_cell(row, header["eff"])) if header["eff"] is not None else 19000101
+        dele = _date(_cell(row, header["del"])) if header["del"] is not None else OPEN_END
         if eff is None or dele is None:
             out.skipped.append((line_no, "an edit date is not a date"))
             continue
         out.rows.append((addon_code, "*" if primary_code == "CCCCC" else primary_code, int(kind), eff, dele))
-    if header is None:
-        raise DataError("no add-on code header row (Add-On Code, Primary Code, AOC Edit Type)")
     return out
 
 

@@ -175,6 +175,12 @@ class Engine:
                 raise KnowledgeBaseFault(f"knowledge base fault for encounter {encounters[n].ident!r}: {detail}")
         return per
 
+    def require_code(self, code: Any) -> None:
+        """Raise InvalidEncounter (field CODE) unless ``code`` is a code of the knowledge base's catalog."""
+        if not isinstance(code, str) or code not in self.vocab.codes:
+            known = ", ".join(sorted(self.vocab.codes))
+            raise InvalidEncounter("CODE", code, f"a code of the knowledge base's catalog: {known}", problem="unknown code")
+
     def policy(self, name: str) -> dict[str, bool]:
         """The switches of the policy profile ``name`` (kb/data/settings.lp, policy_profile/2)."""
         profile = self.vocab.profiles.get(name)

@@ -410,6 +410,11 @@ class LoadedProgram:
         """The reference data (facts by predicate, see _precompute_static) as program text."""
         return "\n".join(stm.text for stm in self.static)
 
+    def whole_text(self) -> str:
+        """Every encounter rule (without provenance twins), the reference data and every keyed row, as
+        program text: for searches over encounters (verify, what-if) and full answer sets (why-not)."""
+        return "\n".join([self.static_text(), "\n".join(self.keyed.values()), "\n".join(r.text for r in self.rules)])
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_cache"] = {}

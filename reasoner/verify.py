@@ -189,12 +189,9 @@ def check_invariants(engine: Engine, extra: list[Path] | None = None, time_limit
         if not f.is_file():
             raise KnowledgeBaseError(f"no verification file at {f}")
     program = engine.program
-    rules = "\n".join(r.text for r in program.rules)
-    static = program.static_text()
-    keyed = "\n".join(program.keyed.values())
     text = _program_text(files, program.dynamic)
     ctl = clingo.Control(["--warn=no-atom-undefined"], logger=_clingo_logger, message_limit=50)
-    ctl.add("base", [], "\n".join([static, keyed, rules, text, f"{ENCOUNTER}(0)."]))
+    ctl.add("base", [], "\n".join([program.whole_text(), text, f"{ENCOUNTER}(0)."]))
     ctl.ground([("base", [])])
     texts: dict[str, str] = {}
     for atom in ctl.symbolic_atoms.by_signature("invariant", 2):

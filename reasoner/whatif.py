@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import clingo
 
 from .engine import Engine, _clingo_logger
-from .errors import InvalidEncounter, KnowledgeBaseFault
+from .errors import KnowledgeBaseFault
 from .loader import ENCOUNTER, KnowledgeBaseError
 from .result import CodeLine, Finding, Result
 
@@ -195,9 +195,7 @@ def what_if(
 ) -> WhatIf:
     """The fewest changes to ``encounter`` after which ``code`` is in its valid code set."""
     started = time.perf_counter()
-    if not isinstance(code, str) or code not in engine.vocab.codes:
-        known = ", ".join(sorted(engine.vocab.codes))
-        raise InvalidEncounter("CODE", code, f"a code of the knowledge base's catalog: {known}", problem="unknown code")
+    engine.require_code(code)
     enc = engine.validate(encounter, switches)
     before = engine.evaluate(encounter, switches, trace=True)
     if before.code(code) is not None:
@@ -210,10 +208,8 @@ def what_if(
         raise KnowledgeBaseError(f"no what-if space at {edits_file}")
     program = engine.program
     space = _program_text([edits_file], program.dynamic)
-    rules = "\n".join(r.text for r in program.rules)
     ctl = clingo.Control(["--warn=no-atom-undefined", "--opt-strategy=usc"], logger=_clingo_logger, message_limit=50)
-    ctl.add("base", [], "\n".join([program.static_text(), "\n".join(program.keyed.values()), rules, space,
-                                   f"{ENCOUNTER}(0).", "switch(0, S) :- was(switch(S))."]))
+    ctl.add("base", [], "\n".join([program.whole_text(), space, f"{ENCOUNTER}(0).", "switch(0, S) :- was(switch(S))."]))
     with ctl.backend() as backend:
         for sym in [*_was_facts(enc.facts), clingo.Function("whatif_goal", [clingo.String(code)])]:
             backend.add_rule([backend.add_atom(sym)])

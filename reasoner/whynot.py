@@ -25,22 +25,14 @@ import clingo
 from clingo import ast
 
 from .engine import Engine
-from .errors import InvalidEncounter
-from .loader import ENCOUNTER, ENCOUNTER_VAR
+from .terms import FactWriter
+from .loader import _OPS, ENCOUNTER, ENCOUNTER_VAR
 from .result import Result
 
 MAX_DEPTH = 4
 MAX_FAILURES_PER_RULE = 4
 MAX_STEPS = 20000
 
-_OPS = {
-    ast.ComparisonOperator.Equal: "=",
-    ast.ComparisonOperator.NotEqual: "!=",
-    ast.ComparisonOperator.GreaterEqual: ">=",
-    ast.ComparisonOperator.GreaterThan: ">",
-    ast.ComparisonOperator.LessEqual: "<=",
-    ast.ComparisonOperator.LessThan: "<",
-}
 
 
 # --- terms as patterns --------------------------------------------------------------------------
@@ -581,9 +573,7 @@ def _lit_text(lit: _Lit, b: Binding) -> str:
 
 def why_not(engine: Engine, encounter: Any, code: str, switches: Mapping[str, bool] | None = None) -> WhyNot:
     """Why ``code`` is not in the encounter's valid code set (or, if it is, why it is)."""
-    if not isinstance(code, str) or code not in engine.vocab.codes:
-        known = ", ".join(sorted(engine.vocab.codes))
-        raise InvalidEncounter("CODE", code, f"a code of the knowledge base's catalog: {known}", problem="unknown code")
+    engine.require_code(code)
     enc = engine.validate(encounter, switches)
     result = engine.evaluate(encounter, switches, trace=True)
     if result.code(code) is not None:
@@ -599,15 +589,14 @@ def why_not(engine: Engine, encounter: Any, code: str, switches: Mapping[str, bo
 
 def _answer_set(engine: Engine, enc: Any) -> list[clingo.Symbol]:
     """Every atom of the encounter's answer set (reference data, inputs, conclusions), encounter number 0."""
-    program = engine.program
     ctl = clingo.Control(["--warn=none"])
-    rules = "\n".join(r.text for r in program.rules)
-    ctl.add("base", [], "\n".join([program.static_text(), "\n".join(program.keyed.values()), rules]))
+    ctl.add("base", [], engine.program.whole_text())
     with ctl.backend() as backend:
+        writer = FactWriter(backend)
         k = clingo.Number(0)
-        backend.add_rule([backend.add_atom(clingo.Function(ENCOUNTER, [k]))])
+        writer.add(ENCOUNTER, [k])
         for name, args in enc.facts:
-            backend.add_rule([backend.add_atom(clingo.Function(name, [k, *args]))])
+            writer.add(name, [k, *args])
     ctl.ground([("base", [])])
     with ctl.solve(yield_=True) as handle:
         (atoms,) = [m.symbols(atoms=True) for m in handle]

@@ -18,3 +18,16 @@ from cptkb.reasoner.engine import Engine, default_engine  # noqa: E402
 @pytest.fixture(scope="session")
 def engine() -> Engine:
     return default_engine()
+
+
+@pytest.fixture(scope="session")
+def valid_cases() -> list:
+    """Every case of the corpus (tests/cases) that expects a result, not an error."""
+    from pathlib import Path
+
+    from cptkb.reasoner.cases import load_cases
+
+    cases = []
+    for path in sorted((Path(__file__).parent / "cases").glob("*.json")):
+        cases += [c for c in load_cases(path) if "error" not in c.expect]
+    return cases
