@@ -17,11 +17,14 @@ from clingo import ast
 from . import cache, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .loader import ENCOUNTER, KnowledgeBaseError, LoadedProgram, load_program
-from .result import Result, ShownAtom, build_result
+from .result import RawAtom, Result, ShownAtom, build_result
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
 
 log = logging.getLogger("cptkb.solver")
+
+# trace atoms read lazily (see result.RawAtom)
+RAW_NAMES = frozenset({"prov", "prov_member"})
 
 
 def default_kb_dir() -> Path:
@@ -122,7 +125,7 @@ class Engine:
         """Check an encounter against the contract; raise InvalidEncounter when it fails."""
         return validate(encounter, self.vocab, switches)
 
-    def solve(self, encounters: list[Encounter], trace: bool = False) -> list[list[ShownAtom]]:
+    def solve(self, encounters: list[Encounter], trace: bool = False) -> list[list[ShownAtom | RawAtom]]:
         """Ground a batch of encounters with the knowledge base in one control.
 
         Encounter number n of the batch is the first argument of each of its
@@ -163,11 +166,15 @@ class Engine:
         if len(answers) != 1:
             ids = ", ".join(repr(e.ident) for e in encounters)
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
-        per: list[list[ShownAtom]] = [[] for _ in encounters]
-        read = terms.AtomReader().read
+        per: list[list[ShownAtom | RawAtom]] = [[] for _ in encounters]
+        read_raw = terms.AtomReader().read_raw
+        raw = RAW_NAMES
         for rep in answers[0]:
-            k, name, args = read(rep)
-            per[k].append(ShownAtom(name, args))
+            k, name, reps = read_raw(rep)
+            if name in raw:
+                per[k].append(RawAtom(name, reps))
+            else:
+                per[k].append(ShownAtom(name, tuple([terms.term(r) for r in reps])))
         for n, atoms in enumerate(per):
             faults = [a for a in atoms if a.name == "kb_fault"]
             if faults:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import clingo
 
+from . import terms
 from .validate import Encounter
 from .vocab import Vocabulary, level_order
 
@@ -175,38 +176,63 @@ def render_message(template: str, args: dict[str, list[clingo.Symbol]], vocab: V
     return template.format_map(_Args({name: render_value(name, vals, vocab) for name, vals in args.items()}))
 
 
-_DERIVATIONS: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
-_DERIVATIONS_LIMIT = 20_000
+class RawAtom(NamedTuple):
+    """A shown atom of one encounter whose arguments are kept as clingo symbol values
+    (``prov`` and ``prov_member`` of the trace: most recur from one encounter to the next,
+    and a recurring one is read from the derivation cache without reading its arguments)."""
+
+    name: str
+    reps: tuple[int, ...]
+
+    @property
+    def arguments(self) -> tuple[Any, ...]:
+        return tuple(terms.term(r) for r in self.reps)
+
+    def __str__(self) -> str:
+        return str(ShownAtom(self.name, self.arguments))
 
 
-def _derivation(args: tuple[Any, ...]) -> tuple[str, Derivation]:
+_TRACE_NAMES = frozenset({"prov", "prov_member"})
+
+_DERIVATIONS: dict[tuple[int, ...], tuple[str, Derivation]] = {}
+_DERIVATIONS_LIMIT = 50_000
+
+
+def _derivation(reps: tuple[int, ...]) -> tuple[str, Derivation]:
     """The derivation a ``prov`` atom's arguments record, and its sort key (read once per distinct atom)."""
-    hit = _DERIVATIONS.get(args)
+    hit = _DERIVATIONS.get(reps)
     if hit is None:
+        args = tuple(terms.term(r) for r in reps)
         rule, head, pos, neg, cmp = args
         comparisons = tuple((c.arguments[0], c.arguments[1].string, c.arguments[2]) for c in cmp.arguments)
         d = Derivation(rule.string, head, tuple(pos.arguments), tuple(neg.arguments), comparisons)
         if len(_DERIVATIONS) >= _DERIVATIONS_LIMIT:
             _DERIVATIONS.clear()
-        hit = _DERIVATIONS[args] = (str(ShownAtom("prov", args)), d)
+        hit = _DERIVATIONS[reps] = (str(ShownAtom("prov", args)), d)
     return hit
 
 
-def read_derivations(atoms: Sequence[ShownAtom | clingo.Symbol]) -> list[Derivation]:
-    members: dict[tuple[Any, Any], list[Any]] = defaultdict(list)
+def _reps(atom: ShownAtom | RawAtom | clingo.Symbol) -> tuple[int, ...]:
+    if isinstance(atom, RawAtom):
+        return atom.reps
+    return tuple(a._rep for a in atom.arguments)
+
+
+def read_derivations(atoms: Sequence[ShownAtom | RawAtom | clingo.Symbol]) -> list[Derivation]:
+    members: dict[tuple[str, int], list[int]] = defaultdict(list)
     found = []
     for a in atoms:
         name = a.name
         if name == "prov":
-            found.append(_derivation(tuple(a.arguments)))
+            found.append(_derivation(_reps(a)))
         elif name == "prov_member":
-            args = a.arguments
-            members[(args[0].string, args[1])].append(args[2])
+            rule, head, member = _reps(a)
+            members[(terms.term(rule).string, head)].append(member)
     found.sort(key=lambda kd: kd[0])
     out = []
     for _, d in found:
-        counted = members.get((d.rule, d.head))
-        out.append(replace(d, members=tuple(sorted(counted))) if counted else d)
+        counted = members.get((d.rule, d.head._rep)) if members else None
+        out.append(replace(d, members=tuple(sorted(terms.term(r) for r in counted))) if counted else d)
     return out
 
 
@@ -241,7 +267,10 @@ def build_result(enc: Encounter, atoms: Sequence[ShownAtom], vocab: Vocabulary) 
     checks_raw: list[tuple[str, str, Any]] = []
     editions: dict[str, str] = {}
     for a in atoms:
-        n, args = a.name, a.arguments
+        n = a.name
+        if n in _TRACE_NAMES:
+            continue
+        args = a.arguments
         if n == "code":
             codes[args[0].string] = args[1].number
         elif n == "code_modifier":

@@ -199,6 +199,17 @@ class AtomReader:
         self._p_size = _ffi.new("size_t*")
         self._names: dict[int, str] = {}
 
+    def read_raw(self, rep: int) -> tuple[int, str, tuple[int, ...]]:
+        """Like :meth:`read`, with the other arguments as clingo symbol values (not read)."""
+        _handle_error(_lib.clingo_symbol_name(rep, self._p_name))
+        address = int(_ffi.cast("uintptr_t", self._p_name[0]))
+        name = self._names.get(address)
+        if name is None:
+            name = self._names[address] = _ffi.string(self._p_name[0]).decode()
+        _handle_error(_lib.clingo_symbol_arguments(rep, self._p_args, self._p_size))
+        reps = _ffi.unpack(self._p_args[0], self._p_size[0])
+        return term(reps[0]).number, name, tuple(reps[1:])
+
     def read(self, rep: int) -> tuple[int, str, tuple[Term, ...]]:
         _handle_error(_lib.clingo_symbol_name(rep, self._p_name))
         address = int(_ffi.cast("uintptr_t", self._p_name[0]))
