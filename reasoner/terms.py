@@ -193,7 +193,8 @@ class AtomReader:
     its arguments, which do not, are interned terms. Two calls into clingo per atom.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, numbered: bool = True) -> None:
+        self._numbered = numbered  # False: the atoms of one encounter alone, without a number (K is 0)
         self._p_name = _ffi.new("char**")
         self._p_args = _ffi.new("clingo_symbol_t**")
         self._p_size = _ffi.new("size_t*")
@@ -208,6 +209,8 @@ class AtomReader:
             name = self._names[address] = _ffi.string(self._p_name[0]).decode()
         _handle_error(_lib.clingo_symbol_arguments(rep, self._p_args, self._p_size))
         reps = _ffi.unpack(self._p_args[0], self._p_size[0])
+        if not self._numbered:
+            return 0, name, tuple(reps)
         return term(reps[0]).number, name, tuple(reps[1:])
 
     def read(self, rep: int) -> tuple[int, str, tuple[Term, ...]]:
