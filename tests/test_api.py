@@ -45,6 +45,20 @@ def test_batch_equals_single(engine: Engine) -> None:
     assert [c.code for c in batch[2].codes] == ["95934"]
 
 
+def test_single_grounding_equals_batch_grounding_over_the_corpus(engine: Engine, valid_cases) -> None:
+    """One encounter alone is grounded with the rules as written (no encounter number), a batch with
+    the number (reasoner/loader.py, EncounterRule.single): over every valid case of the corpus both give
+    the same result and the same derivations."""
+    plain = [c for c in valid_cases if not c.switches]
+    assert len(plain) > 200
+    encounters = [c.encounter for c in plain]
+    batch = list(engine.evaluate_many(encounters, trace=True, batch_size=50))
+    for case, together in zip(plain, batch):
+        alone = engine.evaluate(case.encounter, trace=True)
+        assert alone.to_dict() == together.to_dict(), case.name
+        assert alone.derivations == together.derivations, case.name
+
+
 def test_trace_does_not_change_the_result(engine: Engine) -> None:
     """The trace is extra: codes, findings and review are the same with and without it."""
     plain = engine.evaluate(ENC)

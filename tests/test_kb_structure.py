@@ -102,6 +102,35 @@ def test_every_finding_has_a_message(engine) -> None:
     assert sorted(emitted - set(engine.vocab.messages)) == []
 
 
+def test_finding_key_declarations_name_emitted_findings_and_their_placeholders(engine) -> None:
+    """Source: kb/rules/findings.lp and docs/knowledge-base.md ("Findings and messages"): each
+    finding_key_*/finding_edition fact names a finding some rule emits, and each argument name it
+    declares is a placeholder of that finding's message."""
+    emitted: set[str] = set()
+    declared: list[tuple[str, str, list[str]]] = []
+    for path in rule_files(engine):
+        emitted |= finding_ids_in(path)
+        for sym in ground_facts(path):
+            args = sym.arguments
+            if sym.name == "finding_key_code" and len(args) == 1:
+                declared.append((sym.name, args[0].string, []))
+            elif sym.name in ("finding_key_arg", "finding_key_units") and len(args) == 2:
+                declared.append((sym.name, args[0].string, [str(args[1])]))
+            elif sym.name == "finding_key_pair" and len(args) == 3:
+                declared.append((sym.name, args[0].string, [str(args[1]), str(args[2])]))
+            elif sym.name == "finding_edition" and len(args) == 2:
+                declared.append((sym.name, args[0].string, ["edition"]))
+    assert len(declared) >= 40  # the scan sees the declarations
+    problems = []
+    for kind, rule_id, names in declared:
+        if rule_id not in emitted:
+            problems.append(f"{kind}: no rule emits finding {rule_id!r}")
+            continue
+        template = engine.vocab.messages.get(rule_id, "")
+        problems += [f"{kind}: the message of {rule_id!r} has no {{{n}}}" for n in names if "{" + n + "}" not in template]
+    assert problems == []
+
+
 # --- reference data --------------------------------------------------------------------------------
 
 
