@@ -16,7 +16,7 @@ from clingo import ast
 
 from . import cache, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
-from .loader import ENCOUNTER, KnowledgeBaseError, LoadedProgram, load_program
+from .loader import ENCOUNTER, KnowledgeBaseError, LoadedProgram, is_prov_name, load_program
 from .result import RawAtom, Result, ShownAtom, build_result
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
@@ -24,7 +24,7 @@ from .vocab import Vocabulary, read_vocabulary
 log = logging.getLogger("cptkb.solver")
 
 # trace atoms read lazily (see result.RawAtom)
-RAW_NAMES = frozenset({"prov", "prov_member"})
+RAW_NAMES = frozenset({"prov_member"})  # and the derivation records, see loader.prov_name
 
 
 def default_kb_dir() -> Path:
@@ -180,6 +180,8 @@ class Engine:
             k, name, reps = read_raw(rep)
             if name in raw:
                 per[k].append(RawAtom(name, reps))
+            elif is_prov_name(name):
+                per[k].append(RawAtom("prov", reps))
             else:
                 per[k].append(ShownAtom(name, tuple([terms.term(r) for r in reps])))
         for n, atoms in enumerate(per):

@@ -10,18 +10,25 @@ itself with a marker literal in its body::
 At load time the marker is taken out of the rule and a twin rule with the same
 body is added that records the derivation::
 
-    prov("emg.limb.complete_nerves", limb_complete(L),
+    _prov_limb_complete_1("emg.limb.complete_nerves", limb_complete(L),
          (limb_muscle_count(L,M), limb_nerve_count(L,N)),   % facts used
          (),                                                 % atoms that were absent
          (cmp(M,">=",5), cmp(N,">=",3))) :- <same body>.
 
-and, for every aggregate in the body, a rule per element that records which
+(one record predicate per head predicate, read back as ``prov`` atoms) and,
+for every aggregate in the body, a rule per element that records which
 atoms the aggregate counted::
 
     prov_member("emg.limb.muscle_count", limb_muscle_count(L,N), limb_muscle(L,M)) :- ...
 
-The rules stay as written, the trace cannot drift from them, and a new rule
-family needs no Python.
+Without the trace the rules are grounded as written. With it, each marked
+rule is replaced by its twins, and its head is projected from the records
+by one rule per head predicate::
+
+    limb_complete(X0) :- _prov_limb_complete_1(_, limb_complete(X0), _, _, _).
+
+so that each body is joined once. The rules stay as written, the trace
+cannot drift from them, and a new rule family needs no Python.
 """
 
 from __future__ import annotations
@@ -37,6 +44,17 @@ import clingo
 from clingo import ast
 
 MARKER = "rule"
+PROV_PREFIX = "_prov_"
+
+
+def prov_name(sig: tuple[str, int]) -> str:
+    """The predicate of the derivation records of the head predicate ``sig``: one per head
+    predicate, so that a head defined from its records keeps the program stratified."""
+    return f"{PROV_PREFIX}{sig[0]}_{sig[1]}"
+
+
+def is_prov_name(name: str) -> bool:
+    return name.startswith(PROV_PREFIX)
 
 
 class KnowledgeBaseError(Exception):
@@ -235,7 +253,7 @@ class _Provenance:
             ast.SymbolicAtom(
                 ast.Function(
                     loc,
-                    "prov",
+                    prov_name(sig),
                     [id_term, head.atom.symbol, _tuple(loc, pos), _tuple(loc, neg), _tuple(loc, cmp)],
                     0,
                 )
@@ -343,7 +361,7 @@ class EncounterRule:
     head: tuple[Signature, ...]
     reads: tuple[Signature, ...] = ()  # reference predicates it (or its twins) reads
     uses: tuple[Signature, ...] = ()  # encounter predicates anywhere in its body (or its twins')
-    twin_heads: tuple[Signature, ...] = ()  # what its twins define (prov/5, prov_member/3)
+    twin_heads: tuple[Signature, ...] = ()  # what its twins define (its _prov_ record predicate, prov_member/3)
     # The encounter atoms of its positive body, and its head, each as a signature
     # with its leading string constant: finding("emg.x", ...) is
     # (("finding", 3), "emg.x"); None where the first argument is not a string.
@@ -354,6 +372,9 @@ class EncounterRule:
     # grounder about a fifth of its work).
     single: str = ""
     single_twins: str = ""
+    # A marked rule: with the trace its derivation record stands in for it,
+    # and its head is projected from the records (LoadedProgram.projections).
+    marked: bool = False
 
 
 @dataclass(frozen=True)
@@ -393,6 +414,8 @@ class LoadedProgram:
     key_links: dict[str, frozenset[str]] = field(default_factory=dict)
     shown: tuple[Signature, ...] = ()
     provided: tuple[Signature, ...] = ()  # predicates given by facts (inputs, reference data)
+    # head predicate of marked rules -> the rule deriving it from its records (batch, single)
+    projections: dict[Signature, tuple[str, str]] = field(default_factory=dict)
     _cache: dict[tuple[frozenset[Signature], bool, bool], list[ast.AST]] = field(default_factory=dict, repr=False)
     _keyed_ast: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
 
@@ -484,11 +507,20 @@ class LoadedProgram:
                     defined.update(rule.twin_heads)
         extra = 0 if single else 1
         parts.extend(f"#show {n}/{a + extra}." for n, a in self.shown if (n, a) in defined)
+        # With the trace a marked rule is replaced by its twins: the record
+        # of each derivation, and the head projected from the records (one
+        # rule per head predicate), so that the body is joined once.
+        projected: set[Signature] = set()
         for i, rule in enumerate(self.rules):
             if chosen[i]:
-                parts.append(rule.single if single else rule.text)
+                if trace and rule.marked:
+                    projected.update(rule.head)
+                else:
+                    parts.append(rule.single if single else rule.text)
                 if trace and rule.twins:
                     parts.append(rule.single_twins if single else rule.twins)
+        for sig in sorted(projected):
+            parts.append(self.projections[sig][1 if single else 0])
         if text:
             return "\n".join(parts)
         statements = _parse("\n".join(parts))
@@ -654,6 +686,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
                         *(tuple(x) for x in _refined(stm, dynamic)),
                         str(stm),
                         "\n".join(str(tw) for tw in collector.twins.get(index, [])),
+                        bool(collector.twins.get(index)),
                     )
                 )
             elif any(h in used for h in d.heads):
@@ -671,6 +704,22 @@ def _split(collector: _Provenance) -> LoadedProgram:
                 declarations.append(str(stm))
         else:
             declarations.append(str(stm))
+    # The head of each marked rule, projected from its derivation records
+    # (used with the trace in place of the rules themselves, see select).
+    projections: dict[Signature, tuple[str, str]] = {}
+    for rule in encounter_rules:
+        if not rule.marked:
+            continue
+        for sig in rule.head:
+            if sig in projections:
+                continue
+            name, arity = sig
+            variables = ",".join(f"X{i}" for i in range(arity))
+            atom = f"{name}({variables})" if arity else name
+            single = f"{atom} :- {prov_name(sig)}(_,{atom},_,_,_)."
+            (parsed,) = _parse(single)
+            projections[sig] = (with_k(parsed), single)
+            shown.append((prov_name(sig), 5))
     return LoadedProgram(
         static,
         "\n".join(documentation),
@@ -681,6 +730,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
         {k: "\n".join(v) for k, v in keyed.items()},
         keyed_tables,
         shown=tuple(shown),
+        projections=projections,
     )
 
 

@@ -26,7 +26,7 @@ from clingo import ast
 
 from .engine import Engine
 from .terms import FactWriter
-from .loader import _OPS, ENCOUNTER, ENCOUNTER_VAR
+from .loader import _OPS, ENCOUNTER, ENCOUNTER_VAR, is_prov_name
 from .result import Result
 
 MAX_DEPTH = 4
@@ -196,7 +196,7 @@ def _rules(engine: Engine) -> list[_Rule]:
             twins: list[ast.AST] = []
             ast.parse_string(rule.twins, twins.append)
             for t in twins:
-                if t.ast_type == ast.ASTType.Rule and t.head.atom.symbol.name == "prov":
+                if t.ast_type == ast.ASTType.Rule and is_prov_name(t.head.atom.symbol.name):
                     rule_id = t.head.atom.symbol.arguments[1].symbol.string
                     break
         statements: list[ast.AST] = []
