@@ -1,0 +1,83 @@
+"""Grounding work counted in instructions, a figure the machine's load does not move. Prints; asserts nothing.
+
+    python bench/instructions.py [--every N] [--trace off|on|both] [--batch]
+
+Runs valgrind's callgrind (it must be installed) on this same script in a
+child process, once evaluating every N-th valid corpus encounter once and
+once evaluating them twice, counting only the instructions executed inside
+clingo's ``Control.ground``; the difference divided by the number of
+encounters is the grounding work of one warm evaluation. With --batch the
+encounters are evaluated as one batch (``Engine.evaluate_many``) instead of
+one by one. Under callgrind a run takes a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _child(every: int, repeat: int, trace: bool, batch: bool) -> None:
+    sys.path.insert(0, str(HERE))
+    from bench import corpus  # noqa: PLC0415
+
+    from cptkb.reasoner.engine import Engine  # noqa: PLC0415
+
+    engine = Engine()
+    encounters = corpus()[::every]
+    for _ in range(repeat):
+        if batch:
+            list(engine.evaluate_many(encounters, trace=trace))
+        else:
+            for enc in encounters:
+                engine.evaluate(enc, trace=trace)
+    print(len(encounters))
+
+
+def _count(every: int, repeat: int, trace: bool, batch: bool) -> tuple[int, int]:
+    args = [sys.executable, __file__, "--child", str(repeat), "--every", str(every), "--trace", "on" if trace else "off"]
+    if batch:
+        args.append("--batch")
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--toggle-collect=clingo_control_ground", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    collected = re.search(r"Collected : (\d+)", proc.stderr)
+    if collected is None:
+        raise SystemExit(f"callgrind gave no count:\n{proc.stderr[-2000:]}")
+    return int(collected.group(1)), int(proc.stdout.split()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--every", type=int, default=3)
+    parser.add_argument("--trace", choices=("off", "on", "both"), default="both")
+    parser.add_argument("--batch", action="store_true")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        _child(args.every, args.child, args.trace == "on", args.batch)
+        return
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed: this benchmark counts instructions with callgrind")
+    figures = {}
+    for trace in {"off": [False], "on": [True], "both": [False, True]}[args.trace]:
+        once, n = _count(args.every, 1, trace, args.batch)
+        twice, _ = _count(args.every, 2, trace, args.batch)
+        figures[trace] = (twice - once) / n
+        mode = "batch" if args.batch else "single"
+        print(f"{mode} evaluation{' with trace' if trace else ''}: {figures[trace] / 1e6:.2f} M instructions in ground per encounter ({n} encounters)")
+    if len(figures) == 2:
+        print(f"trace / no trace: {figures[True] / figures[False]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
