@@ -174,10 +174,10 @@ class Engine:
             ids = ", ".join(repr(e.ident) for e in encounters)
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
         per: list[list[ShownAtom | RawAtom]] = [[] for _ in encounters]
-        read_raw = terms.AtomReader(numbered=not single).read_raw
+        read = terms.AtomReader(numbered=not single).read
         raw = RAW_NAMES
         for rep in answers[0]:
-            k, name, reps = read_raw(rep)
+            k, name, reps = read(rep)
             if name in raw:
                 per[k].append(RawAtom(name, reps))
             elif is_prov_name(name):

@@ -187,10 +187,12 @@ class FactWriter:
 
 
 class AtomReader:
-    """Reads top-level atoms ``name(K, args...)`` of a batch model: K, the name and the other arguments as terms.
+    """Reads top-level atoms ``name(K, args...)`` of a batch model: K, the name and the values of the
+    other arguments (read as interned terms with :func:`term` where needed).
 
     A top-level atom carries its encounter's number, so it seldom recurs;
-    its arguments, which do not, are interned terms. Two calls into clingo per atom.
+    its arguments often do. Two calls into clingo per atom. With
+    ``numbered=False`` the atoms are one encounter's, without a number.
     """
 
     def __init__(self, numbered: bool = True) -> None:
@@ -200,8 +202,8 @@ class AtomReader:
         self._p_size = _ffi.new("size_t*")
         self._names: dict[int, str] = {}
 
-    def read_raw(self, rep: int) -> tuple[int, str, tuple[int, ...]]:
-        """Like :meth:`read`, with the other arguments as clingo symbol values (not read)."""
+    def read(self, rep: int) -> tuple[int, str, tuple[int, ...]]:
+        """The encounter number, the name and the other arguments' symbol values of the atom ``rep``."""
         _handle_error(_lib.clingo_symbol_name(rep, self._p_name))
         address = int(_ffi.cast("uintptr_t", self._p_name[0]))
         name = self._names.get(address)
@@ -213,13 +215,3 @@ class AtomReader:
             return 0, name, tuple(reps)
         return term(reps[0]).number, name, tuple(reps[1:])
 
-    def read(self, rep: int) -> tuple[int, str, tuple[Term, ...]]:
-        _handle_error(_lib.clingo_symbol_name(rep, self._p_name))
-        address = int(_ffi.cast("uintptr_t", self._p_name[0]))
-        name = self._names.get(address)
-        if name is None:
-            name = self._names[address] = _ffi.string(self._p_name[0]).decode()
-        _handle_error(_lib.clingo_symbol_arguments(rep, self._p_args, self._p_size))
-        args = self._p_args[0]
-        size = self._p_size[0]
-        return term(args[0]).number, name, tuple([term(args[i]) for i in range(1, size)])
