@@ -23,9 +23,6 @@ from .vocab import Vocabulary, read_vocabulary
 
 log = logging.getLogger("cptkb.solver")
 
-# trace atoms read lazily (see result.RawAtom)
-RAW_NAMES = frozenset({"prov_member"})  # and the derivation records, see loader.prov_name
-
 
 def default_kb_dir() -> Path:
     from cptkb import kb as kb_package
@@ -175,13 +172,14 @@ class Engine:
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
         per: list[list[ShownAtom | RawAtom]] = [[] for _ in encounters]
         read = terms.AtomReader(numbered=not single).read
-        raw = RAW_NAMES
         for rep in answers[0]:
             k, name, reps = read(rep)
-            if name in raw:
-                per[k].append(RawAtom(name, reps))
-            elif is_prov_name(name):
+            # the trace's atoms are read lazily (see result.RawAtom); every
+            # derivation record (loader.prov_name) is read as prov
+            if is_prov_name(name):
                 per[k].append(RawAtom("prov", reps))
+            elif name == "prov_member":
+                per[k].append(RawAtom(name, reps))
             else:
                 per[k].append(ShownAtom(name, tuple([terms.term(r) for r in reps])))
         for n, atoms in enumerate(per):
