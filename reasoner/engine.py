@@ -16,7 +16,7 @@ from clingo import ast
 
 from . import cache, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
-from .loader import ENCOUNTER, KnowledgeBaseError, LoadedProgram, is_prov_name, load_program
+from .loader import ENCOUNTER, KnowledgeBaseError, is_prov_name, load_program
 from .result import RawAtom, Result, ShownAtom, build_result
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
@@ -61,7 +61,10 @@ class Engine:
             self._check_rule_ids()
             self._check_grounds()
             cache.store(self.kb_dir, (self.program, self.vocab))
-        self._controls = _Controls(self.program)
+        # the reference data as ground atoms, added to each control through its
+        # backend: the grounder then has no reference statements to instantiate
+        self._static_atoms, self._keyed_atoms = self.program.reference_atoms()
+        self._controls = _Controls(self.program.declarations_text(), self._static_atoms)
         weakref.finalize(self, self._controls.stop)
         # The parsed knowledge base is many long-lived objects; keep the cyclic
         # garbage collector from scanning them again after every evaluation.
@@ -145,10 +148,10 @@ class Engine:
         with ast.ProgramBuilder(ctl) as builder:
             for stm in statements:
                 builder.add(stm)
-            for stm in self.program.keyed_rows(keys):
-                builder.add(stm)
         with ctl.backend() as backend:
             writer = terms.FactWriter(backend)
+            for key in self.program.keyed_keys(keys):
+                writer.add_atoms(self._keyed_atoms.get(key, ()))
             if single:
                 for name, args in facts[0]:
                     writer.add(name, args)
@@ -277,19 +280,19 @@ _STOP = object()
 class _Controls:
     """Fresh clingo controls for evaluations, made and freed off the request path.
 
-    Creating a control, adding the reference data to it and freeing it cost
-    about a millisecond and a half; a daemon thread does them while the caller
-    goes on (clingo releases the
-    interpreter lock in its C calls, so the second core does the work). A
-    control is never reused: each evaluation grounds into a new one.
+    A daemon thread creates each control, adds the reference data to it as
+    ground atoms through its backend (so the grounder has no reference
+    statements to instantiate on the request path) and frees used controls,
+    while the caller goes on (clingo releases the interpreter lock in its C
+    calls, so the second core does the work). A control is never reused: each
+    evaluation grounds into a new one.
     """
 
     OPTIONS = ["--models=0", "--warn=no-atom-undefined"]
 
-    def __init__(self, program: LoadedProgram) -> None:
-        # as text: parsing it is one call into clingo, which releases the
-        # interpreter lock, so the request path keeps it meanwhile
-        self._static = program.static_text()
+    def __init__(self, declarations: str, atoms: list[clingo.Symbol]) -> None:
+        self._declarations = declarations
+        self._atoms = atoms
         self._ready: queue.SimpleQueue[clingo.Control] = queue.SimpleQueue()
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="cptkb-controls", daemon=True)
@@ -302,7 +305,9 @@ class _Controls:
         # rule defines are expected here; the whole knowledge base was checked
         # for undefined atoms when it was loaded (Engine._check_grounds).
         ctl = clingo.Control(self.OPTIONS, logger=_clingo_logger, message_limit=50)
-        ctl.add("base", [], self._static)
+        ctl.add("base", [], self._declarations)
+        with ctl.backend() as backend:
+            terms.FactWriter(backend).add_atoms(self._atoms)
         return ctl
 
     def _work(self) -> None:

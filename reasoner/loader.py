@@ -398,7 +398,7 @@ class LoadedProgram:
     batch of encounters side by side without mixing them. For a batch only the
     rules that can fire are grounded (:meth:`select`), their provenance twins
     only when a trace is asked for, and the rows of keyed tables only for the
-    keys the batch names (:meth:`keyed_rows`). ``documentation`` holds what no
+    keys the batch names (:meth:`keyed_keys`, :meth:`reference_atoms`). ``documentation`` holds what no
     rule reads (names, labels, messages, sources): it is read once, for the
     vocabulary.
     """
@@ -417,22 +417,42 @@ class LoadedProgram:
     # head predicate of marked rules -> the rule deriving it from its records (batch, single)
     projections: dict[Signature, tuple[str, str]] = field(default_factory=dict)
     _cache: dict[tuple[frozenset[Signature], bool, bool], list[ast.AST]] = field(default_factory=dict, repr=False)
-    _keyed_ast: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
 
-    def keyed_rows(self, keys: set[str] | frozenset[str]) -> list[ast.AST]:
-        """The rows of keyed reference tables (kb: keyed_table/2) whose key the batch names,
-        or that a row so chosen names (a muscle's row names its nerve: the nerve's rows come too)."""
+    def keyed_keys(self, keys: set[str] | frozenset[str]) -> list[str]:
+        """The keys of keyed reference tables (kb: keyed_table/2) whose rows a batch naming ``keys``
+        needs: those keys, and those a row so chosen names (a muscle's row names its nerve: the
+        nerve's rows come too)."""
         closed = set(keys)
         for key in keys:
             closed |= self.key_links.get(key, frozenset())
-        out: list[ast.AST] = []
-        for key in sorted(closed):
-            if key not in self.keyed:
-                continue
-            if key not in self._keyed_ast:
-                self._keyed_ast[key] = _parse(self.keyed[key])
-            out.extend(self._keyed_ast[key])
-        return out
+        return sorted(k for k in closed if k in self.keyed)
+
+    def declarations_text(self) -> str:
+        """The reference data's declarations (#defined), without its facts."""
+        return "\n".join(stm.text for stm in self.static if not stm.heads)
+
+    def reference_atoms(self) -> tuple[list[clingo.Symbol], dict[str, list[clingo.Symbol]]]:
+        """The reference data as ground atoms: the facts every evaluation grounds, and the rows of
+        keyed tables by key (see keyed_keys), in the order of the model (the same for the same
+        knowledge base). The reference data are facts: _precompute_static checked it."""
+        from . import terms  # noqa: PLC0415
+
+        ctl = clingo.Control(message_limit=0)
+        ctl.add("base", [], "\n".join([self.static_text(), *self.keyed.values()]))
+        ctl.ground([("base", [])])
+        with ctl.solve(yield_=True) as handle:
+            reps = terms.atom_values(next(iter(handle)))
+        read = terms.AtomReader(numbered=False).read
+        static: list[clingo.Symbol] = []
+        keyed: dict[str, list[clingo.Symbol]] = {}
+        for rep in reps:
+            _, name, args = read(rep)
+            sym = clingo.Symbol(rep)  # type: ignore[call-arg]
+            if (name, len(args)) in self.keyed_tables:
+                keyed.setdefault(str(terms.term(args[0])), []).append(sym)
+            else:
+                static.append(sym)
+        return static, keyed
 
     def static_text(self) -> str:
         """The reference data (facts by predicate, see _precompute_static) as program text."""
@@ -446,7 +466,6 @@ class LoadedProgram:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_cache"] = {}
-        state["_keyed_ast"] = {}
         return state
 
     @overload

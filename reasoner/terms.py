@@ -154,7 +154,15 @@ def of(symbol: clingo.Symbol | Term) -> Term:
 
 def shown_values(model: clingo.Model) -> list[int]:
     """The values of the model's shown symbols, in one call into clingo."""
-    show = _lib.clingo_show_type_shown
+    return _model_values(model, _lib.clingo_show_type_shown)
+
+
+def atom_values(model: clingo.Model) -> list[int]:
+    """The values of all the model's atoms, in one call into clingo."""
+    return _model_values(model, _lib.clingo_show_type_atoms)
+
+
+def _model_values(model: clingo.Model, show: int) -> list[int]:
     p_size = _ffi.new("size_t*")
     _handle_error(_lib.clingo_model_symbols_size(model._rep, show, p_size))
     size = p_size[0]
@@ -184,6 +192,15 @@ class FactWriter:
         _handle_error(_lib.clingo_symbol_create_function(c_name, c_args, len(arguments), True, self._sym))
         _handle_error(_lib.clingo_backend_add_atom(self._backend, self._sym, self._atom))
         _handle_error(_lib.clingo_backend_rule(self._backend, False, self._atom, 1, _ffi.NULL, 0))
+
+    def add_atoms(self, atoms: Sequence[clingo.Symbol]) -> None:
+        """Make each of the ground ``atoms`` (clingo symbols) true."""
+        backend, sym, atom = self._backend, self._sym, self._atom
+        add_atom, rule, null = _lib.clingo_backend_add_atom, _lib.clingo_backend_rule, _ffi.NULL
+        for a in atoms:
+            sym[0] = a._rep
+            if not add_atom(backend, sym, atom) or not rule(backend, False, atom, 1, null, 0):
+                _handle_error(False)
 
 
 class AtomReader:
