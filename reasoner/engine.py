@@ -140,7 +140,11 @@ class Engine:
         # One encounter alone is grounded with the rules as written (no
         # encounter number: about a fifth less grounding work).
         single = len(encounters) == 1
-        statements = self.program.select(inputs, trace, single=single)
+        # Alone, an encounter's facts also decide the rules' guards (loader.Guard):
+        # a rule the facts cannot make fire is left out. (A batch's facts meet
+        # nearly every guard; checking them would cost more than it saves.)
+        satisfied = self.program.satisfied(facts[0]) if single else None
+        statements = self.program.select(inputs, trace, single=single, satisfied=satisfied)
         keys: set[str] = set()
         for enc in encounters:
             keys |= enc.keys

@@ -6,11 +6,17 @@ Sources: cptkb encounter contract v1; docs/contract.md.
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import cptkb
 from cptkb import InvalidEncounter
 from cptkb.explain.graph import build_graph
 from cptkb.reasoner.engine import Engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+from generate import generate  # noqa: E402
 
 ENC = {
     "id": "api-1",
@@ -57,6 +63,53 @@ def test_single_grounding_equals_batch_grounding_over_the_corpus(engine: Engine,
         alone = engine.evaluate(case.encounter, trace=True)
         assert alone.to_dict() == together.to_dict(), case.name
         assert alone.derivations == together.derivations, case.name
+
+
+def test_guarded_selection_equals_batch_grounding_over_generated_encounters(engine: Engine) -> None:
+    """An encounter alone is grounded without the rules whose guards its facts fail (loader.Guard); a
+    batch is grounded without that test. Over 300 generated encounters (every rule family, facility and
+    office settings, every provider role) both give the same result and the same derivations."""
+    encounters = list(generate(300, seed=5))
+    batch = list(engine.evaluate_many(encounters, trace=True, batch_size=100))
+    left_out = 0
+    for encounter, together in zip(encounters, batch):
+        alone = engine.evaluate(encounter, trace=True)
+        assert alone.to_dict() == together.to_dict(), encounter["id"]
+        assert alone.derivations == together.derivations, encounter["id"]
+        enc = engine.validate(encounter)
+        facts = enc.facts + engine._ncci_facts(enc)
+        inputs = frozenset((name, len(args)) for name, args in facts)
+        every = engine.program.select(inputs, False, single=True)
+        guarded = engine.program.select(inputs, False, single=True, satisfied=engine.program.satisfied(facts))
+        left_out += len(every) - len(guarded)
+    assert left_out > 300 * 5  # the guards do leave rules out
+
+
+def test_guards_of_a_reference_join_a_constant_and_a_negative_reference_literal(engine: Engine) -> None:
+    """The guards the loader derives (kb/rules/modifiers.lp, kb/rules/provider.lp): a place of service
+    among the facility ones for facility_setting; a technician for the technician finding; a specialty
+    outside the expected ones for the specialty finding."""
+    program = engine.program
+
+    def guards_of(head: str) -> list:
+        (rule,) = [r for r in program.rules if r.single.startswith(head)]
+        return [program.guards[g] for g in rule.guards]
+
+    (facility,) = guards_of("facility_setting :-")
+    assert (facility.sig, facility.position, facility.inside) == (("enc_pos", 1), 0, True)
+    assert facility.values == frozenset({'"19"', '"21"', '"22"', '"23"'})
+    assert [(g.sig, g.fixed, g.position) for g in guards_of('finding("provider.technician_emg"')] == [
+        (("enc_role", 1), ((0, "technician"),), None)
+    ]
+    specialty = guards_of('finding("provider.specialty"')
+    outside = [g for g in specialty if not g.inside]
+    assert [(g.sig, g.position) for g in outside] == [(("enc_specialty", 1), 0)]
+    assert '"neurology"' in outside[0].values
+    office = {"id": "o", "date_of_service": "2024-05-01", "place_of_service": "11"}
+    facts = engine.validate(office).facts
+    assert program.guards.index(facility) not in program.satisfied(facts)
+    facts = engine.validate({**office, "place_of_service": "22"}).facts
+    assert program.guards.index(facility) in program.satisfied(facts)
 
 
 def test_trace_does_not_change_the_result(engine: Engine) -> None:
