@@ -43,6 +43,8 @@ from collections.abc import Iterable, Sequence
 import clingo
 from clingo import ast
 
+from .guards import GuardSet, derive as derive_guards
+
 MARKER = "rule"
 PROV_PREFIX = "_prov_"
 # rule selections kept (LoadedProgram.select); the table is emptied when full
@@ -355,33 +357,6 @@ class _AddEncounter(ast.Transformer):
 
 
 @dataclass(frozen=True)
-class Guard:
-    """A condition on the input facts without which a rule cannot fire.
-
-    It holds when some input fact of ``sig`` has the constants ``fixed``
-    (position, constant as text) and, where ``position`` is set, an argument
-    there that is (``inside``) or is not (not ``inside``) one of ``values``
-    (constants as text): the values of a reference table the rule joins that
-    argument with, or those a negative reference literal of the rule excludes.
-    """
-
-    sig: Signature
-    fixed: tuple[tuple[int, str], ...] = ()
-    position: int | None = None
-    values: frozenset[str] = frozenset()
-    inside: bool = True
-
-    def holds(self, rows: Sequence[Sequence[str]]) -> bool:
-        """Whether one of ``rows`` (the arguments of the input facts of ``sig``, as text) meets it."""
-        for args in rows:
-            if all(args[i] == c for i, c in self.fixed) and (
-                self.position is None or (args[self.position] in self.values) == self.inside
-            ):
-                return True
-        return False
-
-
-@dataclass(frozen=True)
 class EncounterRule:
     """A rule that depends on the encounter, as program text, with what it needs to fire."""
 
@@ -405,7 +380,7 @@ class EncounterRule:
     # and its head is projected from the records (LoadedProgram.projections).
     marked: bool = False
     # Conditions on the input facts it cannot fire without (indexes into
-    # LoadedProgram.guards; see _guards).
+    # LoadedProgram.guards; see reasoner/guards.py).
     guards: tuple[int, ...] = ()
 
 
@@ -448,8 +423,7 @@ class LoadedProgram:
     provided: tuple[Signature, ...] = ()  # predicates given by facts (inputs, reference data)
     # head predicate of marked rules -> the rule deriving it from its records (batch, single)
     projections: dict[Signature, tuple[str, str]] = field(default_factory=dict)
-    guards: list[Guard] = field(default_factory=list)
-    _guarded: frozenset[Signature] | None = field(default=None, repr=False)
+    guards: GuardSet = field(default_factory=GuardSet)
     _cache: dict[tuple[frozenset[Signature], bool, bool, frozenset[int] | None], list[ast.AST]] = field(
         default_factory=dict, repr=False
     )
@@ -500,19 +474,8 @@ class LoadedProgram:
         return "\n".join([self.static_text(), "\n".join(self.keyed.values()), "\n".join(r.text for r in self.rules)])
 
     def satisfied(self, facts: Iterable[tuple[str, Sequence[Any]]]) -> frozenset[int]:
-        """The guards (indexes into ``guards``) that the input ``facts`` (predicate, arguments as
-        clingo symbols or terms) meet."""
-        from .terms import term  # noqa: PLC0415
-
-        guarded = self._guarded
-        if guarded is None:
-            guarded = self._guarded = frozenset(g.sig for g in self.guards)
-        rows: dict[Signature, list[tuple[str, ...]]] = {}
-        for name, args in facts:
-            sig = (name, len(args))
-            if sig in guarded:
-                rows.setdefault(sig, []).append(tuple([str(term(a._rep)) for a in args]))
-        return frozenset([i for i, g in enumerate(self.guards) if g.sig in rows and g.holds(rows[g.sig])])
+        """The guards of the rules that the input ``facts`` meet (see reasoner/guards.py)."""
+        return self.guards.satisfied(facts)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -884,34 +847,9 @@ def _precompute_static(program: LoadedProgram) -> None:
     program.provided = tuple(sorted(provided))
 
 
-def _constant(term: ast.AST) -> str | None:
-    """A constant term (number, string, name) as text; None for anything else."""
-    if term.ast_type == ast.ASTType.SymbolicTerm:
-        return str(term.symbol)
-    if term.ast_type == ast.ASTType.Function and not term.arguments and term.name:
-        return str(term.name)
-    return None
-
-
-def _variable(term: ast.AST) -> str | None:
-    if term.ast_type == ast.ASTType.Variable and term.name != "_":
-        return str(term.name)
-    return None
-
-
 def _compute_guards(program: LoadedProgram) -> None:
-    """Give each encounter rule its guards: conditions on the input facts without which it cannot fire.
-
-    From each positive input literal of the rule's body: its constants (a
-    rule with ``enc_role(technician)`` cannot fire without such a fact); for
-    each of its variables that a positive reference literal of the body also
-    binds, the reference table's values there (``enc_pos(P); facility_pos(P)``
-    needs a place of service among the facility ones); for each of its
-    variables that a negative reference literal (of a table grounded in
-    full, not keyed) tests alone, the values that literal excludes. Each
-    guard is a necessary condition, so leaving out a rule whose guard fails
-    cannot change an answer.
-    """
+    """Give each encounter rule its guards (reasoner/guards.py), from the rules as written and the
+    reference data (every keyed row included)."""
     ctl = clingo.Control(message_limit=0)
     ctl.add("base", [], "\n".join([program.static_text(), *program.keyed.values()]))
     ctl.ground([("base", [])])
@@ -919,77 +857,9 @@ def _compute_guards(program: LoadedProgram) -> None:
     for atom in ctl.symbolic_atoms:
         sym = atom.symbol
         reference.setdefault((sym.name, len(sym.arguments)), []).append(tuple(str(a) for a in sym.arguments))
-    guards: dict[Guard, int] = {}
-    rules: list[EncounterRule] = []
-    for rule in program.rules:
-        (stm,) = _parse(rule.single)
-        found: list[Guard] = []
-        if stm.ast_type == ast.ASTType.Rule:
-            found = _guards(stm, program.dynamic, reference, program.keyed_tables)
-        ids = tuple(sorted({guards.setdefault(g, len(guards)) for g in found}))
-        rules.append(replace(rule, guards=ids))
-    program.rules = rules
-    program.guards = sorted(guards, key=guards.__getitem__)
-
-
-def _guards(
-    rule: ast.AST,
-    dynamic: set[Signature],
-    reference: dict[Signature, list[tuple[str, ...]]],
-    keyed_tables: set[Signature],
-) -> list[Guard]:
-    positive_input: list[tuple[Signature, list[ast.AST]]] = []
-    positive_reference: list[tuple[Signature, list[ast.AST]]] = []
-    negative_reference: list[tuple[Signature, list[ast.AST]]] = []
-    for lit in rule.body:
-        if lit.ast_type != ast.ASTType.Literal or lit.atom.ast_type != ast.ASTType.SymbolicAtom:
-            continue
-        sym = lit.atom.symbol
-        if sym.ast_type != ast.ASTType.Function or sym.external:
-            continue
-        sig = (str(sym.name), len(sym.arguments))
-        args = list(sym.arguments)
-        if lit.sign == ast.Sign.NoSign:
-            if sig in dynamic:
-                if _is_input(sig):
-                    positive_input.append((sig, args))
-            else:
-                positive_reference.append((sig, args))
-        elif lit.sign == ast.Sign.Negation and sig not in dynamic and sig not in keyed_tables:
-            negative_reference.append((sig, args))
-
-    def rows(sig: Signature, args: list[ast.AST]) -> list[tuple[str, ...]]:
-        """The reference rows a literal can match, by its constants."""
-        fixed = [(i, c) for i, c in ((i, _constant(a)) for i, a in enumerate(args)) if c is not None]
-        return [r for r in reference.get(sig, []) if all(r[i] == c for i, c in fixed)]
-
-    out: list[Guard] = []
-    for sig, args in positive_input:
-        fixed = tuple((i, c) for i, c in ((i, _constant(a)) for i, a in enumerate(args)) if c is not None)
-        if fixed:
-            out.append(Guard(sig, fixed))
-        for position, arg in enumerate(args):
-            var = _variable(arg)
-            if var is None:
-                continue
-            for ref_sig, ref_args in positive_reference:
-                at = [i for i, a in enumerate(ref_args) if _variable(a) == var]
-                if at:
-                    values = frozenset(r[at[0]] for r in rows(ref_sig, ref_args))
-                    out.append(Guard(sig, fixed, position, values, True))
-            for ref_sig, ref_args in negative_reference:
-                named = [_variable(a) for a in ref_args]
-                if named.count(var) != 1 or any(
-                    n is not None and n != var for n in named
-                ) or any(n is None and _constant(a) is None and not _anonymous(a) for n, a in zip(named, ref_args)):
-                    continue  # only a literal testing this one variable (with constants or _) is decided here
-                values = frozenset(r[named.index(var)] for r in rows(ref_sig, ref_args))
-                out.append(Guard(sig, fixed, position, values, False))
-    return out
-
-
-def _anonymous(term: ast.AST) -> bool:
-    return term.ast_type == ast.ASTType.Variable and term.name == "_"
+    statements = [_parse(rule.single)[0] for rule in program.rules]
+    program.guards, per_rule = derive_guards(statements, program.dynamic, reference, program.keyed_tables, _is_input)
+    program.rules = [replace(rule, guards=ids) for rule, ids in zip(program.rules, per_rule)]
 
 
 def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:

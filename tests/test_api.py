@@ -93,7 +93,7 @@ def test_guards_of_a_reference_join_a_constant_and_a_negative_reference_literal(
 
     def guards_of(head: str) -> list:
         (rule,) = [r for r in program.rules if r.single.startswith(head)]
-        return [program.guards[g] for g in rule.guards]
+        return [program.guards.guards[g] for g in rule.guards]
 
     (facility,) = guards_of("facility_setting :-")
     assert (facility.sig, facility.position, facility.inside) == (("enc_pos", 1), 0, True)
@@ -107,9 +107,36 @@ def test_guards_of_a_reference_join_a_constant_and_a_negative_reference_literal(
     assert '"neurology"' in outside[0].values
     office = {"id": "o", "date_of_service": "2024-05-01", "place_of_service": "11"}
     facts = engine.validate(office).facts
-    assert program.guards.index(facility) not in program.satisfied(facts)
+    assert program.guards.guards.index(facility) not in program.satisfied(facts)
     facts = engine.validate({**office, "place_of_service": "22"}).facts
-    assert program.guards.index(facility) in program.satisfied(facts)
+    assert program.guards.guards.index(facility) in program.satisfied(facts)
+
+
+def test_guards_on_derived_predicates_follow_the_values_their_arguments_can_take(engine: Engine) -> None:
+    """Guards on derived literals (reasoner/guards.py): the larynx site rule needs a muscle whose region
+    is the larynx (emg_region/2 takes its region from the anatomy table, kb/rules/common.lp); the 2012
+    per-nerve motor rule needs 95900 in force on the date of service (in_force/1 from the catalog's
+    dates, kb/rules/common.lp)."""
+    program = engine.program
+
+    def guard_of(head: str, sig: tuple[str, int]) -> int:
+        (rule,) = [r for r in program.rules if r.single.startswith(head)]
+        (found,) = [g for g in rule.guards if program.guards.guards[g].sig == sig]
+        return found
+
+    larynx = guard_of("emg_site(I,larynx) :-", ("emg_region", 2))
+    motor_2012 = guard_of('ncs_unit("95900"', ("in_force", 1))
+    arm = {
+        "id": "g",
+        "date_of_service": "2012-06-01",
+        "needle_emg": [{"muscle": "APB", "side": "left"}],
+        "nerve_conduction": [{"nerve": "median", "side": "left", "study": "motor"}],
+    }
+    met = program.satisfied(engine.validate(arm).facts)
+    assert larynx not in met and motor_2012 in met
+    later = {**arm, "date_of_service": "2013-01-01", "needle_emg": [{"muscle": "thyroarytenoid", "side": "left"}]}
+    met = program.satisfied(engine.validate(later).facts)
+    assert larynx in met and motor_2012 not in met
 
 
 def test_trace_does_not_change_the_result(engine: Engine) -> None:
