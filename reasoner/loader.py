@@ -427,6 +427,7 @@ class LoadedProgram:
     _cache: dict[tuple[frozenset[Signature], bool, bool, frozenset[int] | None], list[ast.AST]] = field(
         default_factory=dict, repr=False
     )
+    _parsed: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
 
     def keyed_keys(self, keys: set[str] | frozenset[str]) -> list[str]:
         """The keys of keyed reference tables (kb: keyed_table/2) whose rows a batch naming ``keys``
@@ -480,6 +481,7 @@ class LoadedProgram:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_cache"] = {}
+        state["_parsed"] = {}
         return state
 
     @overload
@@ -580,7 +582,14 @@ class LoadedProgram:
             parts.append(self.projections[sig][1 if single else 0])
         if text:
             return "\n".join(parts)
-        statements = _parse("\n".join(parts))
+        # each piece is parsed once and its statements shared by every
+        # selection that holds it, so that a cached selection is only a list
+        statements: list[ast.AST] = []
+        for part in parts:
+            parsed = self._parsed.get(part)
+            if parsed is None:
+                parsed = self._parsed[part] = _parse(part)
+            statements.extend(parsed)
         self._cache[key] = statements
         return statements
 
