@@ -165,6 +165,16 @@ class GuardSet:
                 for key in _keys(self.guards[i]):
                     place(key)
         self._plan = [(key, self.sources[key]) for key in plan]
+        # the checks, flattened: (index, sig or None, fixed, position), or for a derived guard
+        # (index, None, ((key, constant), ...), (key, values, inside) or None)
+        self._inputs_checked = [i for i in self._checked if not self.guards[i].derived]
+        self._derived_checked = []
+        for i in self._checked:
+            g = self.guards[i]
+            if g.derived:
+                fixed = tuple(((g.sig, q), c) for q, c in g.fixed)
+                at = None if g.position is None else ((g.sig, g.position), g.values, g.inside)
+                self._derived_checked.append((i, fixed, at))
 
     def _classify(self, key: tuple[Signature, int], stack: set[tuple[Signature, int]]) -> bool:
         """Whether the values of ``key`` depend on the input (else they are stored in _fixed)."""
@@ -214,19 +224,24 @@ class GuardSet:
         values: dict[tuple[Signature, int], ValueSet] = dict(self._fixed)
         for key, sources in self._plan:
             values[key] = None if sources is None else _union([_evaluate(s, rows, values) for s in sources])
-
-        def can_take(sig: Signature, position: int) -> ValueSet:
-            return values.get((sig, position))
-
-        out = set(self._always)
+        out = list(self._always)
         guards = self.guards
-        for i in self._checked:
+        for i in self._inputs_checked:
             g = guards[i]
-            if g.derived:
-                if g.holds_derived(can_take):
-                    out.add(i)
-            elif g.sig in rows and g.holds(rows[g.sig]):
-                out.add(i)
+            if g.sig in rows and g.holds(rows[g.sig]):
+                out.append(i)
+        # Guard.holds_derived, inlined: this loop runs for every evaluation
+        for i, fixed, at in self._derived_checked:
+            for key, c in fixed:
+                possible = values.get(key)
+                if possible is not None and c not in possible:
+                    break
+            else:
+                if at is not None:
+                    possible = values.get(at[0])
+                    if possible is not None and (possible.isdisjoint(at[1]) if at[2] else possible <= at[1]):
+                        continue
+                out.append(i)
         return frozenset(out)
 
 
