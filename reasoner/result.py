@@ -309,7 +309,7 @@ def build_result(enc: Encounter, atoms: Sequence[ShownAtom], vocab: Vocabulary) 
     for (rule, key), severity in findings_raw.items():
         template = vocab.messages.get(rule, rule)
         message = render_message(template, finding_args.get((rule, key), {}), vocab)
-        atom = str(clingo.Function("finding", [clingo.String(rule), clingo.Function(severity), key]))
+        atom = f"finding({terms.quote(rule)},{severity},{key})"  # as clingo writes the atom
         findings.append(Finding(severity, rule, message, tuple(sorted(set(finding_codes.get((rule, key), [])))), atom))
 
     findings.sort(key=lambda f: (SEVERITY_RANK.get(f.severity, 9), f.rule, f.codes, f.message))

@@ -37,7 +37,8 @@ _TYPES = {
 TABLE_LIMIT = 100_000
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
+    """A string as clingo writes a string symbol: in double quotes, with \\, " and newlines escaped."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -86,7 +87,7 @@ class Term:
             elif self.type is clingo.SymbolType.Number:
                 text = str(self.number)
             elif self.type is clingo.SymbolType.String:
-                text = _quote(self.string)
+                text = quote(self.string)
             else:
                 text = "#inf" if self.type is clingo.SymbolType.Infimum else "#sup"
             self._text = text
