@@ -184,15 +184,22 @@ class FactWriter:
         self._names: dict[str, Any] = {}
         self._sym = _ffi.new("clingo_symbol_t*")
         self._atom = _ffi.new("clingo_atom_t[1]")
+        self._args = _ffi.new("clingo_symbol_t[]", 16)
 
     def add(self, name: str, arguments: Sequence[clingo.Symbol | Term]) -> None:
         c_name = self._names.get(name)
         if c_name is None:
             c_name = self._names[name] = _ffi.new("char[]", name.encode())
-        c_args = _ffi.new("clingo_symbol_t[]", [a._rep for a in arguments])
-        _handle_error(_lib.clingo_symbol_create_function(c_name, c_args, len(arguments), True, self._sym))
-        _handle_error(_lib.clingo_backend_add_atom(self._backend, self._sym, self._atom))
-        _handle_error(_lib.clingo_backend_rule(self._backend, False, self._atom, 1, _ffi.NULL, 0))
+        n = len(arguments)
+        c_args = self._args if n <= 16 else _ffi.new("clingo_symbol_t[]", n)
+        c_args[0:n] = [a._rep for a in arguments]
+        backend, sym, atom = self._backend, self._sym, self._atom
+        if not (
+            _lib.clingo_symbol_create_function(c_name, c_args, n, True, sym)
+            and _lib.clingo_backend_add_atom(backend, sym, atom)
+            and _lib.clingo_backend_rule(backend, False, atom, 1, _ffi.NULL, 0)
+        ):
+            _handle_error(False)
 
     def add_atoms(self, atoms: Sequence[clingo.Symbol]) -> None:
         """Make each of the ground ``atoms`` (clingo symbols) true."""
