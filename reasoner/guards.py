@@ -135,7 +135,6 @@ class GuardSet:
         self._dynamic: set[tuple[Signature, int]] = set()
         for key in self.sources:
             self._classify(key, set())
-        self._always: frozenset[int] = frozenset()
         always: set[int] = set()
         self._checked: list[int] = []
         for i, g in enumerate(self.guards):
@@ -165,16 +164,24 @@ class GuardSet:
                 for key in _keys(self.guards[i]):
                     place(key)
         self._plan = [(key, self.sources[key]) for key in plan]
-        # the checks, flattened: (index, sig or None, fixed, position), or for a derived guard
-        # (index, None, ((key, constant), ...), (key, values, inside) or None)
+        # the derived guards' checks, flattened for satisfied():
+        # (index, ((key, constant), ...), (key, values, inside) or None)
         self._inputs_checked = [i for i in self._checked if not self.guards[i].derived]
-        self._derived_checked = []
+        self._derived_checked: list[tuple[int, tuple[Any, ...], tuple[Any, ...] | None]] = []
+        # results of range sources by the values they were filtered with (a date of
+        # service recurs), keyed by the source's identity: the sources live as long as this set
+        self._ranges: dict[int, dict[frozenset[str], frozenset[str]]] = {}
         for i in self._checked:
             g = self.guards[i]
             if g.derived:
                 fixed = tuple(((g.sig, q), c) for q, c in g.fixed)
                 at = None if g.position is None else ((g.sig, g.position), g.values, g.inside)
                 self._derived_checked.append((i, fixed, at))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_ranges"] = {}  # keyed by object identity: meaningless in another process
+        return state
 
     def _classify(self, key: tuple[Signature, int], stack: set[tuple[Signature, int]]) -> bool:
         """Whether the values of ``key`` depend on the input (else they are stored in _fixed)."""
@@ -194,7 +201,7 @@ class GuardSet:
             return True
         if key in self._fixed:  # set while a cycle through it was followed
             return False
-        self._fixed[key] = _union([_evaluate(s, {}, self._fixed) for s in sources])
+        self._fixed[key] = _union([_evaluate(s, {}, self._fixed, {}) for s in sources])
         return False
 
     def _depends(self, source: Source, stack: set[tuple[Signature, int]]) -> bool:
@@ -223,7 +230,7 @@ class GuardSet:
                 rows.setdefault(sig, []).append(tuple([str(term(a._rep)) for a in args]))
         values: dict[tuple[Signature, int], ValueSet] = dict(self._fixed)
         for key, sources in self._plan:
-            values[key] = None if sources is None else _union([_evaluate(s, rows, values) for s in sources])
+            values[key] = None if sources is None else _union([_evaluate(s, rows, values, self._ranges) for s in sources])
         out = list(self._always)
         guards = self.guards
         for i in self._inputs_checked:
@@ -269,9 +276,14 @@ def _walk(sources: Iterable[Source]) -> Iterable[Source]:
             yield from _walk([s[1]])
 
 
-def _evaluate(source: Source, rows: dict[Signature, list[tuple[str, ...]]], values: Mapping[tuple[Signature, int], ValueSet]) -> ValueSet:
+def _evaluate(
+    source: Source,
+    rows: dict[Signature, list[tuple[str, ...]]],
+    values: Mapping[tuple[Signature, int], ValueSet],
+    ranges: dict[int, dict[frozenset[str], frozenset[str]]],
+) -> ValueSet:
     """The values a source gives, from the input ``rows`` and the ``values`` of derived arguments
-    worked out so far (one not among them: any value)."""
+    worked out so far (one not among them: any value); ``ranges`` keeps range results."""
     kind = source[0]
     if kind == "values":
         return source[1]
@@ -280,7 +292,7 @@ def _evaluate(source: Source, rows: dict[Signature, list[tuple[str, ...]]], valu
         return frozenset([r[position] for r in rows.get(sig, ()) if all(r[i] == c for i, c in fixed)])
     if kind == "derived":
         return values.get((source[1], source[2]))
-    inner = _evaluate(source[1], rows, values)
+    inner = _evaluate(source[1], rows, values, ranges)
     if kind == "map":
         _, _, table, every = source
         if inner is None:
@@ -293,7 +305,7 @@ def _evaluate(source: Source, rows: dict[Signature, list[tuple[str, ...]]], valu
     _, _, table_rows, comparisons = source
     if inner is None:
         return frozenset(x for x, _ in table_rows)
-    memo = _RANGES.setdefault(id(source), {})
+    memo = ranges.setdefault(id(source), {})
     found = memo.get(inner)
     if found is None:
         numbers = [int(v) for v in inner if _is_int(v)]
@@ -310,10 +322,6 @@ def _evaluate(source: Source, rows: dict[Signature, list[tuple[str, ...]]], valu
             memo.clear()
         memo[inner] = found
     return found
-
-
-# range sources' results by the values they were filtered with (a date of service recurs)
-_RANGES: dict[int, dict[frozenset[str], frozenset[str]]] = {}
 
 
 def _is_int(text: str) -> bool:
