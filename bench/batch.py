@@ -41,8 +41,8 @@ from generate import generate  # noqa: E402
 
 from cptkb.explain.graph import build_graph, node_link  # noqa: E402
 from cptkb.reasoner.engine import Engine  # noqa: E402
-from cptkb.reasoner.loader import ENCOUNTER  # noqa: E402
-from cptkb.reasoner.result import ShownAtom, build_result  # noqa: E402
+from cptkb.reasoner.loader import ENCOUNTER, is_prov_name  # noqa: E402
+from cptkb.reasoner.result import RawAtom, ShownAtom, build_result  # noqa: E402
 
 
 def _tree_rss_kib(pid: int) -> int:
@@ -106,7 +106,14 @@ def naive(engine: Engine, lines: list[str], trace: bool) -> tuple[float, list[st
         ctl.ground([("base", [])])
         with ctl.solve(yield_=True) as handle:
             (symbols,) = [m.symbols(shown=True) for m in handle]
-        atoms = [ShownAtom(s.name, tuple(s.arguments[1:])) for s in symbols]
+        atoms: list[ShownAtom | RawAtom] = []
+        for s in symbols:
+            if is_prov_name(s.name):  # a derivation record (loader.prov_name), read as prov
+                atoms.append(RawAtom("prov", tuple(a._rep for a in s.arguments[1:])))
+            elif s.name == "prov_member":
+                atoms.append(RawAtom(s.name, tuple(a._rep for a in s.arguments[1:])))
+            else:
+                atoms.append(ShownAtom(s.name, tuple(s.arguments[1:])))
         result = build_result(enc, atoms, engine.vocab)
         data = result.to_dict()
         if trace:

@@ -151,3 +151,19 @@ def test_bad_arguments_exit_2(args: list[str], field: str) -> None:
     code, out, err = run(args, jsonl([GOOD]))
     assert code == 2 and out == ""
     assert err.startswith(f"cptkb: invalid input: {field}: ")
+
+
+@pytest.mark.parametrize("trace", [False, True])
+def test_benchmark_naive_path_agrees_with_batch(engine: Engine, trace: bool) -> None:
+    """bench/batch.py's (a), a fresh control holding the whole knowledge base per encounter, writes the
+    same lines as `cptkb batch` (with --explain: the trace graph too), so that the benchmark's
+    comparison of (a) and (b) measures like against like."""
+    from batch import naive  # bench/batch.py
+
+    from cptkb.reasoner.batch import run_batch
+
+    lines = [json.dumps(e) for e in generate(12, seed=4)]
+    _, expected = naive(engine, lines, trace)
+    sink = io.StringIO()
+    run_batch(engine, io.BytesIO(jsonl(lines).encode()), sink, explain=trace, chunk=5)
+    assert sink.getvalue().splitlines() == expected
