@@ -140,7 +140,7 @@ class Engine:
         # One encounter alone is grounded with the rules as written (no
         # encounter number: about a fifth less grounding work).
         single = len(encounters) == 1
-        # Alone, an encounter's facts also decide the rules' guards (loader.Guard):
+        # Alone, an encounter's facts also decide the rules' guards (reasoner/guards.py):
         # a rule the facts cannot make fire is left out. (A batch's facts meet
         # nearly every guard; checking them would cost more than it saves.)
         satisfied = self.program.satisfied(facts[0]) if single else None
