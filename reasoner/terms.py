@@ -229,6 +229,12 @@ class AtomReader:
 
     def read(self, rep: int) -> tuple[int, str, tuple[int, ...]]:
         """The encounter number, the name and the other arguments' symbol values of the atom ``rep``."""
+        if not self._numbered:
+            # an atom of one encounter alone recurs from one evaluation to the
+            # next (its symbol value names it for good, see the module notes)
+            found = _UNNUMBERED.get(rep)
+            if found is not None:
+                return found
         _handle_error(_lib.clingo_symbol_name(rep, self._p_name))
         address = int(_ffi.cast("uintptr_t", self._p_name[0]))
         name = self._names.get(address)
@@ -237,6 +243,12 @@ class AtomReader:
         _handle_error(_lib.clingo_symbol_arguments(rep, self._p_args, self._p_size))
         reps = _ffi.unpack(self._p_args[0], self._p_size[0])
         if not self._numbered:
-            return 0, name, tuple(reps)
+            if len(_UNNUMBERED) >= TABLE_LIMIT:
+                _UNNUMBERED.clear()
+            found = _UNNUMBERED[rep] = (0, name, tuple(reps))
+            return found
         return term(reps[0]).number, name, tuple(reps[1:])
+
+
+_UNNUMBERED: dict[int, tuple[int, str, tuple[int, ...]]] = {}
 
