@@ -75,21 +75,6 @@ class Guard:
                 return True
         return False
 
-    def holds_derived(self, can_take: Callable[[Signature, int], ValueSet]) -> bool:
-        """Whether the values the arguments of ``sig`` can take (``can_take(sig, position)``) meet it."""
-        for i, c in self.fixed:
-            possible = can_take(self.sig, i)
-            if possible is not None and c not in possible:
-                return False
-        if self.position is None:
-            return True
-        possible = can_take(self.sig, self.position)
-        if possible is None:
-            return True
-        if self.inside:
-            return not possible.isdisjoint(self.values)
-        return not possible <= self.values
-
 
 # Sources of the values a head argument can take (plain tuples, kept in the parsed-program cache):
 #   ("values", frozenset)                    these constants
@@ -117,6 +102,11 @@ _COMPARE: dict[str, Callable[[int, int], bool]] = {
 }
 
 
+# A derived guard flattened for checking: (index, ((argument, constant), ...),
+# (argument, values, inside) or None), each argument a (predicate, position).
+_Check = tuple[int, tuple[tuple[tuple[Signature, int], str], ...], tuple[tuple[Signature, int], frozenset[str], bool] | None]
+
+
 @dataclass
 class GuardSet:
     """The guards of a program's encounter rules, and where derived arguments take their values."""
@@ -135,15 +125,22 @@ class GuardSet:
         self._dynamic: set[tuple[Signature, int]] = set()
         for key in self.sources:
             self._classify(key, set())
-        always: set[int] = set()
-        self._checked: list[int] = []
-        for i, g in enumerate(self.guards):
-            if g.derived and not any(k in self._dynamic for k in _keys(g)):
-                if g.holds_derived(lambda sig, position: self._fixed.get((sig, position))):
-                    always.add(i)
-            else:
-                self._checked.append(i)
-        self._always = frozenset(always)
+        # Each derived guard as a flattened check (see _passing): decided here when
+        # it reads only such arguments, else on every evaluation.
+        derived_checks: list[_Check] = [
+            (
+                i,
+                tuple(((g.sig, q), c) for q, c in g.fixed),
+                None if g.position is None else ((g.sig, g.position), g.values, g.inside),
+            )
+            for i, g in enumerate(self.guards)
+            if g.derived
+        ]
+        static = [c for c in derived_checks if not any(k in self._dynamic for k in _check_keys(c))]
+        self._always = frozenset(_passing(static, self._fixed))
+        decided = {c[0] for c in static}
+        self._derived_checked = [c for c in derived_checks if c[0] not in decided]
+        self._inputs_checked = [i for i, g in enumerate(self.guards) if not g.derived]
         # The input-dependent arguments the checked guards read, each after
         # those its values come from (a dependency still missing when an
         # argument is worked out, through a cycle, counts as any value).
@@ -159,24 +156,13 @@ class GuardSet:
                     place((source[1], source[2]))
             plan.append(key)
 
-        for i in self._checked:
-            if self.guards[i].derived:
-                for key in _keys(self.guards[i]):
-                    place(key)
+        for check in self._derived_checked:
+            for key in _check_keys(check):
+                place(key)
         self._plan = [(key, self.sources[key]) for key in plan]
-        # the derived guards' checks, flattened for satisfied():
-        # (index, ((key, constant), ...), (key, values, inside) or None)
-        self._inputs_checked = [i for i in self._checked if not self.guards[i].derived]
-        self._derived_checked: list[tuple[int, tuple[Any, ...], tuple[Any, ...] | None]] = []
         # results of range sources by the values they were filtered with (a date of
         # service recurs), keyed by the source's identity: the sources live as long as this set
         self._ranges: dict[int, dict[frozenset[str], frozenset[str]]] = {}
-        for i in self._checked:
-            g = self.guards[i]
-            if g.derived:
-                fixed = tuple(((g.sig, q), c) for q, c in g.fixed)
-                at = None if g.position is None else ((g.sig, g.position), g.values, g.inside)
-                self._derived_checked.append((i, fixed, at))
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -237,26 +223,36 @@ class GuardSet:
             g = guards[i]
             if g.sig in rows and g.holds(rows[g.sig]):
                 out.append(i)
-        # Guard.holds_derived, inlined: this loop runs for every evaluation
-        for i, fixed, at in self._derived_checked:
-            for key, c in fixed:
-                possible = values.get(key)
-                if possible is not None and c not in possible:
-                    break
-            else:
-                if at is not None:
-                    possible = values.get(at[0])
-                    if possible is not None and (possible.isdisjoint(at[1]) if at[2] else possible <= at[1]):
-                        continue
-                out.append(i)
+        out.extend(_passing(self._derived_checked, values))
         return frozenset(out)
 
 
-def _keys(guard: Guard) -> list[tuple[Signature, int]]:
-    keys = [(guard.sig, i) for i, _ in guard.fixed]
-    if guard.position is not None:
-        keys.append((guard.sig, guard.position))
+def _check_keys(check: _Check) -> list[tuple[Signature, int]]:
+    """The derived arguments (predicate, position) a check reads."""
+    keys = [key for key, _ in check[1]]
+    if check[2] is not None:
+        keys.append(check[2][0])
     return keys
+
+
+def _passing(checks: Sequence[_Check], values: Mapping[tuple[Signature, int], ValueSet]) -> list[int]:
+    """The indexes of the derived guards that what each argument can take (``values``; an
+    argument not among them, or with None, can take any value) meets: each constant among the
+    values of its position, and the values at the checked position meeting (or, not
+    ``inside``, not all in) the guard's values."""
+    out = []
+    for i, fixed, at in checks:
+        for key, c in fixed:
+            possible = values.get(key)
+            if possible is not None and c not in possible:
+                break
+        else:
+            if at is not None:
+                possible = values.get(at[0])
+                if possible is not None and (possible.isdisjoint(at[1]) if at[2] else possible <= at[1]):
+                    continue
+            out.append(i)
+    return out
 
 
 def _union(parts: Sequence[ValueSet]) -> ValueSet:
@@ -412,12 +408,14 @@ class _Derivation:
     def __init__(
         self,
         rules: Sequence[ast.AST],
+        heads: Sequence[Sequence[Signature]],
         dynamic: set[Signature],
         reference: dict[Signature, list[tuple[str, ...]]],
         keyed_tables: set[Signature],
         is_input: Callable[[Signature], bool],
     ) -> None:
         self.rules = rules
+        self.heads = heads
         self.dynamic = dynamic
         self.reference = reference
         self.is_input = is_input
@@ -469,7 +467,7 @@ class _Derivation:
     def sources(self) -> dict[tuple[Signature, int], tuple[Source, ...] | None]:
         """For each argument of each derived predicate, where its values come from."""
         out: dict[tuple[Signature, int], list[Source] | None] = {}
-        for rule, body in zip(self.rules, self.bodies):
+        for rule, body, heads in zip(self.rules, self.bodies, self.heads):
             if rule.ast_type != ast.ASTType.Rule:
                 continue
             head = rule.head
@@ -489,10 +487,9 @@ class _Derivation:
                     else:
                         out.setdefault(key, []).append(source)  # type: ignore[union-attr]
             else:
-                for sig in _head_signatures(rule):
-                    if sig in self.dynamic:
-                        for position in range(sig[1]):
-                            out[(sig, position)] = None
+                for sig in heads:
+                    for position in range(sig[1]):
+                        out[(sig, position)] = None
         return {k: (None if v is None else tuple(v)) for k, v in out.items()}
 
     def source_of_term(self, term: ast.AST, body: _Body | None) -> Source | None:
@@ -529,13 +526,9 @@ class _Derivation:
             elsewhere = {
                 _variable(a) for sig, args in body.reference if args is not ref_args for a in args
             } - {None}
-            for s, other in enumerate(ref_args):
-                name = _variable(other)
-                if name is None or name in seen or name not in bound:
-                    continue
-                inner = self.source_of_variable(name, body, seen)
-                if inner is not None:
-                    return self._map(inner, rows, s, r, every)
+            joined = self._joined(ref_args, r, rows, every, bound, body, seen)
+            if joined is not None:
+                return joined
             # or filtered by comparisons with one other variable's values
             names = {_variable(a): i for i, a in enumerate(ref_args) if _variable(a) is not None}
             for comparison in body.comparisons:
@@ -560,22 +553,32 @@ class _Derivation:
                     for row in rows
                 )
                 return ("range", inner, table_rows, compiled)
-            for s, other in enumerate(ref_args):
-                name = _variable(other)
-                if name is None or name in seen or name not in elsewhere:
-                    continue
-                inner = self.source_of_variable(name, body, seen)
-                if inner is not None:
-                    return self._map(inner, rows, s, r, every)
-            return ("values", every)
+            return self._joined(ref_args, r, rows, every, elsewhere, body, seen) or ("values", every)
         return None
 
-    @staticmethod
-    def _map(inner: Source, rows: list[tuple[str, ...]], key: int, value: int, every: frozenset[str]) -> Source:
-        table: dict[str, set[str]] = {}
-        for row in rows:
-            table.setdefault(row[key], set()).add(row[value])
-        return ("map", inner, {k: frozenset(v) for k, v in table.items()}, every)
+    def _joined(
+        self,
+        ref_args: list[ast.AST],
+        value: int,
+        rows: list[tuple[str, ...]],
+        every: frozenset[str],
+        names: set[str | None],
+        body: _Body,
+        seen: set[str],
+    ) -> Source | None:
+        """Column ``value`` of a reference literal mapped from the values of another of its
+        arguments, a variable among ``names`` whose own source is known; None if there is none."""
+        for key, other in enumerate(ref_args):
+            name = _variable(other)
+            if name is None or name in seen or name not in names:
+                continue
+            inner = self.source_of_variable(name, body, seen)
+            if inner is not None:
+                table: dict[str, set[str]] = {}
+                for row in rows:
+                    table.setdefault(row[key], set()).add(row[value])
+                return ("map", inner, {k: frozenset(v) for k, v in table.items()}, every)
+        return None
 
 
 def _number(term: ast.AST) -> int | None:
@@ -594,35 +597,17 @@ def _operand(term: ast.AST, outside: str) -> str | int:
     return number
 
 
-def _head_signatures(rule: ast.AST) -> list[Signature]:
-    out: list[Signature] = []
-
-    def visit(node: ast.AST) -> None:
-        if node.ast_type == ast.ASTType.SymbolicAtom and node.symbol.ast_type == ast.ASTType.Function:
-            out.append((str(node.symbol.name), len(node.symbol.arguments)))
-        for key in node.child_keys:
-            child = getattr(node, key)
-            if isinstance(child, ast.AST):
-                visit(child)
-            elif isinstance(child, (list, tuple)) or (child is not None and hasattr(child, "__iter__") and not isinstance(child, str)):
-                for c in child:
-                    if isinstance(c, ast.AST):
-                        visit(c)
-
-    visit(rule.head)
-    return out
-
-
 def derive(
     rules: Sequence[ast.AST],
+    heads: Sequence[Sequence[Signature]],
     dynamic: set[Signature],
     reference: dict[Signature, list[tuple[str, ...]]],
     keyed_tables: set[Signature],
     is_input: Callable[[Signature], bool],
 ) -> tuple[GuardSet, list[tuple[int, ...]]]:
-    """The guards of ``rules`` (the encounter rules as written, one statement each) and, for each rule,
-    the indexes of its guards."""
-    derivation = _Derivation(rules, dynamic, reference, keyed_tables, is_input)
+    """The guards of ``rules`` (the encounter rules as written, one statement each, with ``heads``
+    the encounter predicates each defines) and, for each rule, the indexes of its guards."""
+    derivation = _Derivation(rules, heads, dynamic, reference, keyed_tables, is_input)
     index: dict[Guard, int] = {}
     per_rule = []
     for i in range(len(rules)):

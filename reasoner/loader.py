@@ -859,15 +859,13 @@ def _precompute_static(program: LoadedProgram) -> None:
 def _compute_guards(program: LoadedProgram) -> None:
     """Give each encounter rule its guards (reasoner/guards.py), from the rules as written and the
     reference data (every keyed row included)."""
-    ctl = clingo.Control(message_limit=0)
-    ctl.add("base", [], "\n".join([program.static_text(), *program.keyed.values()]))
-    ctl.ground([("base", [])])
+    static, keyed = program.reference_atoms()
     reference: dict[Signature, list[tuple[str, ...]]] = {}
-    for atom in ctl.symbolic_atoms:
-        sym = atom.symbol
+    for sym in [*static, *(sym for rows in keyed.values() for sym in rows)]:
         reference.setdefault((sym.name, len(sym.arguments)), []).append(tuple(str(a) for a in sym.arguments))
     statements = [_parse(rule.single)[0] for rule in program.rules]
-    program.guards, per_rule = derive_guards(statements, program.dynamic, reference, program.keyed_tables, _is_input)
+    heads = [rule.head for rule in program.rules]
+    program.guards, per_rule = derive_guards(statements, heads, program.dynamic, reference, program.keyed_tables, _is_input)
     program.rules = [replace(rule, guards=ids) for rule, ids in zip(program.rules, per_rule)]
 
 
