@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate  # noqa: E402
 
 from cptkb.explain.graph import build_graph, node_link  # noqa: E402
-from cptkb.reasoner.engine import Engine  # noqa: E402
-from cptkb.reasoner.loader import ENCOUNTER, is_prov_name  # noqa: E402
-from cptkb.reasoner.result import RawAtom, ShownAtom, build_result  # noqa: E402
+from cptkb.reasoner.engine import Engine, shown_atom  # noqa: E402
+from cptkb.reasoner.loader import ENCOUNTER  # noqa: E402
+from cptkb.reasoner.result import build_result  # noqa: E402
 
 
 def _tree_rss_kib(pid: int) -> int:
@@ -106,14 +106,7 @@ def naive(engine: Engine, lines: list[str], trace: bool) -> tuple[float, list[st
         ctl.ground([("base", [])])
         with ctl.solve(yield_=True) as handle:
             (symbols,) = [m.symbols(shown=True) for m in handle]
-        atoms: list[ShownAtom | RawAtom] = []
-        for s in symbols:
-            if is_prov_name(s.name):  # a derivation record (loader.prov_name), read as prov
-                atoms.append(RawAtom("prov", tuple(a._rep for a in s.arguments[1:])))
-            elif s.name == "prov_member":
-                atoms.append(RawAtom(s.name, tuple(a._rep for a in s.arguments[1:])))
-            else:
-                atoms.append(ShownAtom(s.name, tuple(s.arguments[1:])))
+        atoms = [shown_atom(s.name, tuple(a._rep for a in s.arguments[1:])) for s in symbols]
         result = build_result(enc, atoms, engine.vocab)
         data = result.to_dict()
         if trace:

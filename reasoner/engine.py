@@ -181,14 +181,7 @@ class Engine:
         read = terms.AtomReader(numbered=not single).read
         for rep in answers[0]:
             k, name, reps = read(rep)
-            # the trace's atoms are read lazily (see result.RawAtom); every
-            # derivation record (loader.prov_name) is read as prov
-            if is_prov_name(name):
-                per[k].append(RawAtom("prov", reps))
-            elif name == "prov_member":
-                per[k].append(RawAtom(name, reps))
-            else:
-                per[k].append(ShownAtom(name, tuple([terms.term(r) for r in reps])))
+            per[k].append(shown_atom(name, reps))
         for n, atoms in enumerate(per):
             faults = [a for a in atoms if a.name == "kb_fault"]
             if faults:
@@ -276,6 +269,17 @@ class Engine:
                 yield from flush()
         if batch:
             yield from flush()
+
+
+def shown_atom(name: str, reps: tuple[int, ...]) -> ShownAtom | RawAtom:
+    """A shown atom of one encounter from its name and its arguments' symbol values (without the
+    encounter number). The trace's atoms are read lazily (see result.RawAtom), and every derivation
+    record (loader.prov_name) is read as prov."""
+    if is_prov_name(name):
+        return RawAtom("prov", reps)
+    if name == "prov_member":
+        return RawAtom(name, reps)
+    return ShownAtom(name, tuple([terms.term(r) for r in reps]))
 
 
 _STOP = object()
