@@ -293,7 +293,10 @@ class _Provenance:
                             ast.Function(loc, "prov_member", [id_term, head.atom.symbol, rename(cond).atom.symbol], 0)
                         ),
                     )
-                    twins.append(ast.Rule(loc, member_head, list(body) + outside))
+                    # The member is read off its derivation record: the record
+                    # binds every variable the element shares with the rule, so
+                    # the body is not joined, nor the aggregate evaluated, again.
+                    twins.append(ast.Rule(loc, member_head, [prov_head, *outside]))
 
 
 ENCOUNTER_VAR = "K__enc"
