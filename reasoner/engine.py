@@ -178,10 +178,29 @@ class Engine:
             ids = ", ".join(repr(e.ident) for e in encounters)
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
         per: list[list[ShownAtom | RawAtom]] = [[] for _ in encounters]
-        read = terms.AtomReader(numbered=not single).read
-        for rep in answers[0]:
-            k, name, reps = read(rep)
-            per[k].append(shown_atom(name, reps))
+        # A shown atom recurs from one evaluation to the next (in a batch, apart
+        # from its encounter number): each is built once and kept (bounded).
+        if single:
+            by_value = _SHOWN_BY_VALUE
+            if len(by_value) >= terms.TABLE_LIMIT:
+                by_value.clear()
+            atoms = per[0]
+            for rep in answers[0]:
+                atom = by_value.get(rep)
+                if atom is None:
+                    atom = by_value[rep] = shown_atom(*terms.atom_parts(rep))
+                atoms.append(atom)
+        else:
+            by_parts = _SHOWN_BY_PARTS
+            if len(by_parts) >= terms.TABLE_LIMIT:
+                by_parts.clear()
+            read = terms.AtomReader().read
+            for rep in answers[0]:
+                k, name, reps = read(rep)
+                atom = by_parts.get((name, reps))
+                if atom is None:
+                    atom = by_parts[(name, reps)] = shown_atom(name, reps)
+                per[k].append(atom)
         for n, atoms in enumerate(per):
             faults = [a for a in atoms if a.name == "kb_fault"]
             if faults:
@@ -269,6 +288,12 @@ class Engine:
                 yield from flush()
         if batch:
             yield from flush()
+
+
+# Shown atoms already built: one encounter's by symbol value (a value names its
+# symbol for good, see reasoner/terms.py), a batch's by name and argument values.
+_SHOWN_BY_VALUE: dict[int, ShownAtom | RawAtom] = {}
+_SHOWN_BY_PARTS: dict[tuple[str, tuple[int, ...]], ShownAtom | RawAtom] = {}
 
 
 def shown_atom(name: str, reps: tuple[int, ...]) -> ShownAtom | RawAtom:

@@ -456,11 +456,10 @@ class LoadedProgram:
         ctl.ground([("base", [])])
         with ctl.solve(yield_=True) as handle:
             reps = terms.atom_values(next(iter(handle)))
-        read = terms.AtomReader(numbered=False).read
         static: list[clingo.Symbol] = []
         keyed: dict[str, list[clingo.Symbol]] = {}
         for rep in reps:
-            _, name, args = read(rep)
+            name, args = terms.atom_parts(rep)
             sym = clingo.Symbol(rep)  # type: ignore[call-arg]
             if (name, len(args)) in self.keyed_tables:
                 keyed.setdefault(str(terms.term(args[0])), []).append(sym)

@@ -213,42 +213,46 @@ class FactWriter:
 
 class AtomReader:
     """Reads top-level atoms ``name(K, args...)`` of a batch model: K, the name and the values of the
-    other arguments (read as interned terms with :func:`term` where needed).
+    other arguments. Two calls into clingo per atom. (The atoms of one encounter alone, without a
+    number, are read with :func:`atom_parts`.)"""
 
-    A top-level atom carries its encounter's number, so it seldom recurs;
-    its arguments often do. Two calls into clingo per atom. With
-    ``numbered=False`` the atoms are one encounter's, without a number.
-    """
-
-    def __init__(self, numbered: bool = True) -> None:
-        self._numbered = numbered  # False: the atoms of one encounter alone, without a number (K is 0)
+    def __init__(self) -> None:
         self._p_name = _ffi.new("char**")
         self._p_args = _ffi.new("clingo_symbol_t**")
         self._p_size = _ffi.new("size_t*")
-        self._names: dict[int, str] = {}
 
     def read(self, rep: int) -> tuple[int, str, tuple[int, ...]]:
         """The encounter number, the name and the other arguments' symbol values of the atom ``rep``."""
-        if not self._numbered:
-            # an atom of one encounter alone recurs from one evaluation to the
-            # next (its symbol value names it for good, see the module notes)
-            found = _UNNUMBERED.get(rep)
-            if found is not None:
-                return found
         _handle_error(_lib.clingo_symbol_name(rep, self._p_name))
         address = int(_ffi.cast("uintptr_t", self._p_name[0]))
-        name = self._names.get(address)
+        name = _NAMES.get(address)
         if name is None:
-            name = self._names[address] = _ffi.string(self._p_name[0]).decode()
+            name = _NAMES[address] = _ffi.string(self._p_name[0]).decode()
         _handle_error(_lib.clingo_symbol_arguments(rep, self._p_args, self._p_size))
         reps = _ffi.unpack(self._p_args[0], self._p_size[0])
-        if not self._numbered:
-            if len(_UNNUMBERED) >= TABLE_LIMIT:
-                _UNNUMBERED.clear()
-            found = _UNNUMBERED[rep] = (0, name, tuple(reps))
-            return found
         return term(reps[0]).number, name, tuple(reps[1:])
 
 
-_UNNUMBERED: dict[int, tuple[int, str, tuple[int, ...]]] = {}
+_P_NAME = _ffi.new("char**")
+_P_ARGS = _ffi.new("clingo_symbol_t**")
+_P_SIZE = _ffi.new("size_t*")
+_NAMES: dict[int, str] = {}
+_PARTS: dict[int, tuple[str, tuple[int, ...]]] = {}
 
+
+def atom_parts(rep: int) -> tuple[str, tuple[int, ...]]:
+    """The name and the arguments' symbol values of the atom ``rep`` (read once per value and kept:
+    its symbol value names it for good, see the module notes)."""
+    found = _PARTS.get(rep)
+    if found is not None:
+        return found
+    _handle_error(_lib.clingo_symbol_name(rep, _P_NAME))
+    address = int(_ffi.cast("uintptr_t", _P_NAME[0]))
+    name = _NAMES.get(address)
+    if name is None:
+        name = _NAMES[address] = _ffi.string(_P_NAME[0]).decode()
+    _handle_error(_lib.clingo_symbol_arguments(rep, _P_ARGS, _P_SIZE))
+    if len(_PARTS) >= TABLE_LIMIT:
+        _PARTS.clear()
+    found = _PARTS[rep] = (name, tuple(_ffi.unpack(_P_ARGS[0], _P_SIZE[0])))
+    return found
