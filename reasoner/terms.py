@@ -223,20 +223,22 @@ class AtomReader:
 
     def read(self, rep: int) -> tuple[int, str, tuple[int, ...]]:
         """The encounter number, the name and the other arguments' symbol values of the atom ``rep``."""
-        _handle_error(_lib.clingo_symbol_name(rep, self._p_name))
-        address = int(_ffi.cast("uintptr_t", self._p_name[0]))
-        name = _NAMES.get(address)
+        p_name, p_args, p_size = self._p_name, self._p_args, self._p_size
+        if not _lib.clingo_symbol_name(rep, p_name) or not _lib.clingo_symbol_arguments(rep, p_args, p_size):
+            _handle_error(False)
+        c_name = p_name[0]  # a name's text is kept by clingo for good: its address names it
+        name = _NAMES.get(c_name)
         if name is None:
-            name = _NAMES[address] = _ffi.string(self._p_name[0]).decode()
-        _handle_error(_lib.clingo_symbol_arguments(rep, self._p_args, self._p_size))
-        reps = _ffi.unpack(self._p_args[0], self._p_size[0])
-        return term(reps[0]).number, name, tuple(reps[1:])
+            name = _NAMES[c_name] = _ffi.string(c_name).decode()
+        reps = _ffi.unpack(p_args[0], p_size[0])
+        k = _TABLE.get(reps[0]) or term(reps[0])
+        return k.number, name, tuple(reps[1:])
 
 
 _P_NAME = _ffi.new("char**")
 _P_ARGS = _ffi.new("clingo_symbol_t**")
 _P_SIZE = _ffi.new("size_t*")
-_NAMES: dict[int, str] = {}
+_NAMES: dict[Any, str] = {}  # by the address of the name's text (a cdata char*)
 _PARTS: dict[int, tuple[str, tuple[int, ...]]] = {}
 
 
@@ -247,10 +249,10 @@ def atom_parts(rep: int) -> tuple[str, tuple[int, ...]]:
     if found is not None:
         return found
     _handle_error(_lib.clingo_symbol_name(rep, _P_NAME))
-    address = int(_ffi.cast("uintptr_t", _P_NAME[0]))
-    name = _NAMES.get(address)
+    c_name = _P_NAME[0]
+    name = _NAMES.get(c_name)
     if name is None:
-        name = _NAMES[address] = _ffi.string(_P_NAME[0]).decode()
+        name = _NAMES[c_name] = _ffi.string(c_name).decode()
     _handle_error(_lib.clingo_symbol_arguments(rep, _P_ARGS, _P_SIZE))
     if len(_PARTS) >= TABLE_LIMIT:
         _PARTS.clear()
