@@ -19,7 +19,11 @@ body is added that records the derivation::
 for every aggregate in the body, a rule per element that records which
 atoms the aggregate counted::
 
-    prov_member("emg.limb.muscle_count", limb_muscle_count(L,N), limb_muscle(L,M)) :- ...
+    prov_member("emg.limb.muscle_count", limb_muscle_count(L,N), limb_muscle(L,M))
+        :- _prov_limb_muscle_count_2("emg.limb.muscle_count", limb_muscle_count(L,N), ...),
+           limb_muscle(L,M).
+
+(read off the rule's own record, so the body is not joined again per element).
 
 Without the trace the rules are grounded as written. With it, each marked
 rule is replaced by its twins, and its head is projected from the records

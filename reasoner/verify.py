@@ -234,6 +234,7 @@ def check_structure(engine: Engine) -> list[str]:
     graph = nx.DiGraph()
     for rule in program.rules:
         defined.update(rule.head)
+        defined.update(rule.twin_heads)  # a twin may read another's record (prov_member/3)
         read.update(rule.uses)
         read.update(rule.reads)
         for stm in _statements(rule.text):
