@@ -6,13 +6,13 @@ import datetime as _dt
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import clingo
 
 from . import terms
 from .validate import Encounter
-from .vocab import Vocabulary, level_order
+from .vocab import FindingKey, Vocabulary, level_order
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -253,6 +253,39 @@ def rules_behind(head: clingo.Symbol, by_head: dict[clingo.Symbol, list[Derivati
     return rules
 
 
+def _from_key(
+    declared: FindingKey,
+    key: Any,
+    args: Mapping[str, list[Any]],
+    codes: list[str],
+    units: Mapping[str, int],
+    editions: Mapping[str, Any],
+) -> tuple[dict[str, list[Any]], list[str]]:
+    """A finding's message arguments and codes with those that follow from its key added, as its
+    data declares them (finding_key_code/1, finding_key_arg/2, finding_key_pair/3,
+    finding_key_units/2, finding_edition/2; docs/knowledge-base.md, "Findings and messages")."""
+    out = {name: list(values) for name, values in args.items()}
+    codes = list(codes)
+    if declared.code:
+        codes.append(_str(key))
+    for name in declared.args:
+        out.setdefault(name, []).append(key)
+    if declared.pairs and key.type == clingo.SymbolType.Function and not key.name and len(key.arguments) == 2:
+        first, second = key.arguments
+        for name_first, name_second in declared.pairs:
+            out.setdefault(name_first, []).append(first)
+            out.setdefault(name_second, []).append(second)
+            codes += [_str(first), _str(second)]
+    if declared.units and key.type == clingo.SymbolType.String and key.string in units:
+        n = terms.of(clingo.Number(units[key.string]))
+        for name in declared.units:
+            out.setdefault(name, []).append(n)
+    for table in declared.editions:
+        if table in editions:
+            out.setdefault("edition", []).append(editions[table])
+    return out, codes
+
+
 def build_result(enc: Encounter, atoms: Sequence[ShownAtom], vocab: Vocabulary) -> Result:
     codes: dict[str, int] = {}
     modifiers: dict[str, list[str]] = defaultdict(list)
@@ -306,11 +339,17 @@ def build_result(enc: Encounter, atoms: Sequence[ShownAtom], vocab: Vocabulary) 
 
     derivations = read_derivations(atoms)
     findings: list[Finding] = []
+    edition_terms = {table: terms.of(clingo.String(e)) for table, e in editions.items()}
     for (rule, key), severity in findings_raw.items():
         template = vocab.messages.get(rule, rule)
-        message = render_message(template, finding_args.get((rule, key), {}), vocab)
+        found_args = finding_args.get((rule, key), {})
+        found_codes = finding_codes.get((rule, key), [])
+        declared = vocab.finding_keys.get(rule)
+        if declared is not None:
+            found_args, found_codes = _from_key(declared, key, found_args, found_codes, codes, edition_terms)
+        message = render_message(template, found_args, vocab)
         atom = f"finding({terms.quote(rule)},{severity},{key})"  # as clingo writes the atom
-        findings.append(Finding(severity, rule, message, tuple(sorted(set(finding_codes.get((rule, key), [])))), atom))
+        findings.append(Finding(severity, rule, message, tuple(sorted(set(found_codes))), atom))
 
     findings.sort(key=lambda f: (SEVERITY_RANK.get(f.severity, 9), f.rule, f.codes, f.message))
 

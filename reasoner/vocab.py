@@ -58,6 +58,20 @@ class CodeInfo:
 
 
 @dataclass
+class FindingKey:
+    """What follows from the key of one finding's atoms (kb/rules/findings.lp, docs/knowledge-base.md
+    "Findings and messages"): whether it concerns the code that is its key, the message arguments
+    that name the key, the names of a pair key's two codes, the arguments that name the units of
+    the code that is the key, and the NCCI tables whose checked edition the message names."""
+
+    code: bool = False
+    args: list[str] = field(default_factory=list)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
+    editions: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Vocabulary:
     kb_version: str = ""
     coverage: tuple[int, int] = (0, 0)
@@ -74,6 +88,7 @@ class Vocabulary:
     data_sources: dict[str, tuple[str, str]] = field(default_factory=dict)
     evidence_labels: dict[str, str] = field(default_factory=dict)
     coverage_exempt: dict[str, str] = field(default_factory=dict)
+    finding_keys: dict[str, FindingKey] = field(default_factory=dict)
 
     def label(self, sym: clingo.Symbol) -> str:
         key = str(sym)
@@ -164,6 +179,16 @@ def read_vocabulary(facts: Iterable[clingo.Symbol]) -> Vocabulary:
             v.evidence_labels[str(args[0])] = _s(args[1])
         elif name == "coverage_exempt" and len(args) == 2:
             v.coverage_exempt[_s(args[0])] = _s(args[1])
+        elif name == "finding_key_code" and len(args) == 1:
+            v.finding_keys.setdefault(_s(args[0]), FindingKey()).code = True
+        elif name == "finding_key_arg" and len(args) == 2:
+            v.finding_keys.setdefault(_s(args[0]), FindingKey()).args.append(str(args[1]))
+        elif name == "finding_key_pair" and len(args) == 3:
+            v.finding_keys.setdefault(_s(args[0]), FindingKey()).pairs.append((str(args[1]), str(args[2])))
+        elif name == "finding_key_units" and len(args) == 2:
+            v.finding_keys.setdefault(_s(args[0]), FindingKey()).units.append(str(args[1]))
+        elif name == "finding_edition" and len(args) == 2:
+            v.finding_keys.setdefault(_s(args[0]), FindingKey()).editions.append(str(args[1]))
     for ident, (region, nerve) in muscle_rows.items():
         v.muscles[ident] = Muscle(
             ident,

@@ -132,8 +132,10 @@ def test_indicator_1_bypassed_on_different_limbs(ncci: Engine) -> None:
     d = evaluate(ncci, "2025-12-15", RIGHT_ARM + LEFT_ARM, NCS_3)
     assert [(c["code"], c["units"], c["modifiers"]) for c in d["codes"]] == [("95908", 1, []), ("95885", 1, ["XS"]), ("95886", 1, [])]
     assert ("ptp", "bypassed", ("95886", "95885"), "ptp-2025Q4") in checks(d)
-    (msg,) = [f["message"] for f in d["findings"] if f["rule"] == "ncci.ptp.bypassed"]
-    assert msg == "95885 carries modifier XS: the PTP edit 95886/95885 (modifier indicator 1, ptp-2025Q4) is bypassed because the two are on different limbs."
+    (finding,) = [f for f in d["findings"] if f["rule"] == "ncci.ptp.bypassed"]
+    assert finding["message"] == "95885 carries modifier XS: the PTP edit 95886/95885 (modifier indicator 1, ptp-2025Q4) is bypassed because the two are on different limbs."
+    # a pair key names both codes (finding_key_pair/3)
+    assert finding["codes"] == ["95885", "95886"]
 
 
 def test_indicator_0_in_the_later_edition(ncci: Engine) -> None:
@@ -159,6 +161,8 @@ def test_mue_indicator_1_against_2(ncci: Engine) -> None:
     line = evaluate(ncci, "2025-12-15", LEFT_ARM + LEFT_LEG)
     assert ("mue", "fail", ("95870",), "mue-20251001") in checks(line)
     assert ncci_findings(line) == [("warning", "ncci.mue.line")]
+    # the finding concerns the code that is its key (finding_key_code/1)
+    assert [f["codes"] for f in line["findings"] if f["rule"] == "ncci.mue.line"] == [["95870"]]
     policy = evaluate(ncci, "2025-12-15", RIGHT_ARM + LEFT_ARM + LEFT_LEG, NCS_3)
     assert ("mue", "fail", ("95885",), "mue-20251001") in checks(policy)
     (msg,) = [f["message"] for f in policy["findings"] if f["rule"] == "ncci.mue.policy"]
