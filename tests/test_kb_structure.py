@@ -225,3 +225,25 @@ def test_loader_rejects_a_marked_rule_without_the_encounter(tmp_path: Path) -> N
     with pytest.raises(KnowledgeBaseError, match="rule t.static does not depend on the encounter") as err:
         load_program(main)
     assert "rules.lp:1" in str(err.value)
+
+
+def test_no_encounter_rule_is_pooled(engine) -> None:
+    """Source: docs/knowledge-base.md, "How to add a rule" (a list of constants goes in a table):
+    the grounder splits a pooled rule into one rule per alternative, and the provenance twin
+    repeats the pool in its record (seven codes made 49 rules to ground with the trace)."""
+    pooled = []
+    for rule in engine.program.rules:
+        for text in (rule.single, rule.single_twins):
+            statements: list[ast.AST] = []
+            ast.parse_string(text, statements.append)
+            pooled += [str(s) for s in statements if s.ast_type == ast.ASTType.Rule and len(s.unpool()) > 1]
+    assert pooled == []
+    # the check sees a pool where there is one
+    (stm,) = [s for s in _parsed('p(C) :- q(C), C = ("a"; "b").') if s.ast_type == ast.ASTType.Rule]
+    assert len(stm.unpool()) == 2
+
+
+def _parsed(text: str) -> list[ast.AST]:
+    out: list[ast.AST] = []
+    ast.parse_string(text, out.append)
+    return out
