@@ -310,6 +310,12 @@ INPUT_NAMES = ("switch",)
 
 Signature = tuple[str, int]
 
+# The shape of an atom's arguments, for telling whether a rule head can derive
+# an atom a body literal needs: per argument a constant ("c", text), a function
+# or tuple ("f", name, arguments) or None (a variable or anything computed:
+# it can match anything).
+Pattern = tuple[Any, ...] | None
+
 
 def _signature(atom_term: ast.AST) -> Signature | None:
     if atom_term.ast_type == ast.ASTType.Function:
@@ -374,10 +380,10 @@ class EncounterRule:
     uses: tuple[Signature, ...] = ()  # encounter predicates anywhere in its body (or its twins')
     twin_heads: tuple[Signature, ...] = ()  # what its twins define (its _prov_ record predicate, prov_member/3)
     # The encounter atoms of its positive body, and its head, each as a signature
-    # with its leading string constant: finding("emg.x", ...) is
-    # (("finding", 3), "emg.x"); None where the first argument is not a string.
-    needs: tuple[tuple[Signature, str | None], ...] = ()
-    head_keys: tuple[tuple[Signature, str | None], ...] = ()
+    # with the patterns of its arguments: finding("emg.x", info, L) is
+    # (("finding", 3), (("c", '"emg.x"'), ("c", "info"), None)).
+    needs: tuple[tuple[Signature, Pattern], ...] = ()
+    head_keys: tuple[tuple[Signature, Pattern], ...] = ()
     # The rule and its twins as written, without the encounter argument: for
     # grounding one encounter alone (each encounter argument costs the
     # grounder about a fifth of its work).
@@ -517,9 +523,10 @@ class LoadedProgram:
     ) -> list[ast.AST] | str:
         """The rules to ground for encounters whose input predicates are ``inputs``.
 
-        A rule can fire only when every encounter predicate of its positive body
-        can hold: the input predicates present, and the heads of rules that can
-        fire (a fixpoint). The others would ground to nothing and are left out.
+        A rule can fire only when every encounter atom of its positive body
+        can hold: an input predicate present, or the head of a rule that can
+        fire with a shape that unifies with it (a fixpoint). The others would
+        ground to nothing and are left out.
         With ``single`` the rules are as written, for one encounter whose
         atoms carry no encounter number. With ``satisfied`` (see
         :meth:`satisfied`) a rule whose guard the input facts do not meet is
@@ -531,18 +538,20 @@ class LoadedProgram:
             return cached
         if len(self._cache) >= SELECTION_CACHE_LIMIT:
             self._cache.clear()
-        # Signatures refined by a leading string constant: a rule that needs
-        # finding("emg.x", ...) is left out unless a chosen rule can derive an
-        # atom of finding/3 whose first argument is "emg.x" (or anything).
-        reachable: set[tuple[Signature, str | None]] = {(sig, None) for sig in inputs}
-        reachable_sigs: set[Signature] = set(inputs)
+        # A body literal can hold when an input predicate is present, or when
+        # the head of a chosen rule can derive an atom of its shape: a rule that
+        # needs finding("emg.x", ...) or emg_unit(C, site(hemidiaphragm(X))) is
+        # left out unless a chosen rule's head unifies with it (constants,
+        # functions and tuples as written; variables match anything).
+        heads: dict[Signature, set[Pattern]] = {sig: {None} for sig in inputs}
         chosen = [False] * len(self.rules)
 
-        def can_hold(need: tuple[Signature, str | None]) -> bool:
-            sig, first = need
-            if first is None:
-                return sig in reachable_sigs
-            return need in reachable or (sig, None) in reachable
+        def can_hold(need: tuple[Signature, Pattern]) -> bool:
+            sig, pattern = need
+            found = heads.get(sig)
+            if not found:
+                return False
+            return None in found or any(unifiable(pattern, h) for h in found)
 
         progress = True
         while progress:
@@ -554,8 +563,8 @@ class LoadedProgram:
                     and (satisfied is None or all(g in satisfied for g in rule.guards))
                 ):
                     chosen[i] = True
-                    reachable.update(rule.head_keys)
-                    reachable_sigs.update(sig for sig, _ in rule.head_keys)
+                    for sig, pattern in rule.head_keys:
+                        heads.setdefault(sig, set()).add(pattern)
                     progress = True
         # Reference data is grounded in full (see static_text); text
         # mode, for the load-time check, includes it here.
@@ -611,17 +620,45 @@ def _is_input(sig: Signature) -> bool:
     return sig[0].startswith(INPUT_PREFIX) or sig[0] in INPUT_NAMES
 
 
-def _leading_string(term: ast.AST) -> str | None:
-    if term.ast_type == ast.ASTType.Function and term.arguments:
-        first = term.arguments[0]
-        if first.ast_type == ast.ASTType.SymbolicTerm and first.symbol.type == clingo.SymbolType.String:
-            return str(first.symbol.string)
+def _symbol_pattern(sym: clingo.Symbol) -> Pattern:
+    if sym.type == clingo.SymbolType.Function and sym.arguments:
+        return ("f", sym.name, tuple(_symbol_pattern(a) for a in sym.arguments))
+    return ("c", str(sym))
+
+
+def _pattern(term: ast.AST) -> Pattern:
+    kind = term.ast_type
+    if kind == ast.ASTType.SymbolicTerm:
+        return _symbol_pattern(term.symbol)
+    if kind == ast.ASTType.Function and not term.external:
+        if not term.arguments:
+            return ("c", term.name)
+        return ("f", term.name, tuple(_pattern(a) for a in term.arguments))
     return None
 
 
-def _refined(rule: ast.AST, dynamic: set[Signature]) -> tuple[list[tuple[Signature, str | None]], list[tuple[Signature, str | None]]]:
-    """The positive encounter literals of the body, and the head, with their leading string constant."""
-    needs: list[tuple[Signature, str | None]] = []
+def _atom_pattern(term: ast.AST) -> Pattern:
+    """The arguments of an atom as patterns (None for an atom without them)."""
+    if term.ast_type == ast.ASTType.Function and term.arguments:
+        return tuple(_pattern(a) for a in term.arguments)
+    return None
+
+
+def unifiable(a: Pattern, b: Pattern) -> bool:
+    """Whether two patterns (or two tuples of argument patterns) can stand for the same term."""
+    if a is None or b is None:
+        return True
+    if a[0] == "c" or b[0] == "c":
+        return a == b
+    if a[0] == "f" and b[0] == "f":
+        return a[1] == b[1] and len(a[2]) == len(b[2]) and all(map(unifiable, a[2], b[2]))
+    # two tuples of argument patterns
+    return len(a) == len(b) and all(map(unifiable, a, b))
+
+
+def _refined(rule: ast.AST, dynamic: set[Signature]) -> tuple[list[tuple[Signature, Pattern]], list[tuple[Signature, Pattern]]]:
+    """The positive encounter literals of the body, and the head, with the patterns of their arguments."""
+    needs: list[tuple[Signature, Pattern]] = []
     for lit in rule.body:
         if (
             lit.ast_type == ast.ASTType.Literal
@@ -630,13 +667,13 @@ def _refined(rule: ast.AST, dynamic: set[Signature]) -> tuple[list[tuple[Signatu
         ):
             sig = _signature(lit.atom.symbol)
             if sig is not None and sig in dynamic:
-                needs.append((sig, _leading_string(lit.atom.symbol)))
-    heads: list[tuple[Signature, str | None]] = []
+                needs.append((sig, _atom_pattern(lit.atom.symbol)))
+    heads: list[tuple[Signature, Pattern]] = []
     head = rule.head
     if head.ast_type == ast.ASTType.Literal and head.atom.ast_type == ast.ASTType.SymbolicAtom:
         sig = _signature(head.atom.symbol)
         if sig is not None and sig in dynamic:
-            heads.append((sig, _leading_string(head.atom.symbol)))
+            heads.append((sig, _atom_pattern(head.atom.symbol)))
     else:
         heads.extend((sig, None) for sig in _head_atoms(rule) if sig in dynamic)
     return needs, heads

@@ -9,10 +9,14 @@ import json
 import sys
 from pathlib import Path
 
+import clingo
+
 import cptkb
 from cptkb import InvalidEncounter
 from cptkb.explain.graph import build_graph
 from cptkb.reasoner.engine import Engine
+from cptkb.reasoner.loader import ENCOUNTER
+from cptkb.reasoner.terms import FactWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -83,6 +87,59 @@ def test_guarded_selection_equals_batch_grounding_over_generated_encounters(engi
         guarded = engine.program.select(inputs, False, single=True, satisfied=engine.program.satisfied(facts))
         left_out += len(every) - len(guarded)
     assert left_out > 300 * 5  # the guards do leave rules out
+
+
+def _whole_program_atoms(engine: Engine, encounter: dict) -> list[str]:
+    """The shown atoms of an encounter grounded with every rule of the knowledge base (no rule
+    selection, no guards), as text without the encounter number."""
+    enc = engine.validate(encounter)
+    ctl = clingo.Control(["--warn=none"])
+    ctl.add("base", [], engine.program.whole_text())
+    with ctl.backend() as backend:
+        writer = FactWriter(backend)
+        k = clingo.Number(0)
+        writer.add(ENCOUNTER, [k])
+        for name, args in enc.facts + engine._ncci_facts(enc):
+            writer.add(name, [k, *args])
+    ctl.ground([("base", [])])
+    shown = {(name, arity + 1) for name, arity in engine.program.shown}
+    with ctl.solve(yield_=True) as handle:
+        (atoms,) = [m.symbols(atoms=True) for m in handle]
+    return sorted(
+        str(clingo.Function(a.name, a.arguments[1:])) for a in atoms if (a.name, len(a.arguments)) in shown
+    )
+
+
+def test_rule_selection_and_guards_equal_the_whole_program(engine: Engine, valid_cases) -> None:
+    """An encounter evaluated alone grounds only the rules its input can make fire (rule selection by
+    predicate and argument shape, and guards: reasoner/loader.py, reasoner/guards.py). Over every
+    valid case of the corpus and 100 generated encounters its shown atoms equal those of the whole
+    knowledge base grounded with no selection at all."""
+    encounters = [c.encounter for c in valid_cases if not c.switches] + list(generate(100, seed=11))
+    for encounter in encounters:
+        (alone,) = engine.solve([engine.validate(encounter)])
+        assert sorted(str(a) for a in alone) == _whole_program_atoms(engine, encounter), encounter["id"]
+
+
+def test_rules_are_selected_by_the_shape_of_what_they_need(engine: Engine) -> None:
+    """A rule is grounded only when a chosen rule's head can derive an atom of the shape its body
+    needs (LoadedProgram.select): the 2012 H-reflex check (kb/rules/ncs.lp) needs a per-study
+    ncs_unit(C, study(...)), which only the 2012 per-nerve rules derive (95934 in force in 2012, not
+    after); from 2013 the ladder's ncs_unit(C, session) cannot match it, and the finding built on
+    it goes too."""
+
+    def chosen(date: str) -> list[str]:
+        enc = engine.validate({"id": "h", "date_of_service": date, "nerve_conduction": [{"nerve": "tibial", "side": "left", "study": "h_reflex"}]})
+        facts = enc.facts + engine._ncci_facts(enc)
+        inputs = frozenset((name, len(args)) for name, args in facts)
+        statements = engine.program.select(inputs, False, single=True, satisfied=engine.program.satisfied(facts))
+        return [str(s) for s in statements if "ncs_2012" in str(s)]
+
+    assert chosen("2012-06-01")[:2] == [
+        "ncs_2012_unconfirmed(C,h_reflex) :- ncs_unit(C,study(_,_,h_reflex,_)).",
+        'finding("kb.unconfirmed.ncs_2012",info,C) :- ncs_2012_unconfirmed(C,_).',
+    ]
+    assert chosen("2014-06-01") == []
 
 
 def test_guards_of_a_reference_join_a_constant_and_a_negative_reference_literal(engine: Engine) -> None:
