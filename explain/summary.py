@@ -36,10 +36,10 @@ def _limb_label(name: str) -> str:
 class _Trace:
     """The derived atoms of a result, by predicate, and the derivations below each one."""
 
-    def __init__(self, result: Result) -> None:
+    def __init__(self, result: Result, ordered: list[Derivation] | None = None) -> None:
         self.by_name: dict[str, list[Any]] = defaultdict(list)
         self.by_head: dict[Any, list[Derivation]] = defaultdict(list)
-        for d in sorted(result.derivations, key=lambda d: (d.rule, [str(f) for f in d.facts])):
+        for d in ordered if ordered is not None else ordered_derivations(result):
             if d.head not in self.by_head:
                 self.by_name[d.head.name].append(d.head)
             self.by_head[d.head].append(d)
@@ -157,11 +157,17 @@ def code_context(result: Result, vocab: Vocabulary, line: Any, t: _Trace) -> dic
     return ctx
 
 
-def sentences(result: Result, vocab: Vocabulary) -> list[dict[str, Any]]:
-    """For each code of ``result``: its sentence (from its family's template) and its rule, source and evidence."""
+def ordered_derivations(result: Result) -> list[Derivation]:
+    """The derivations of ``result`` in the order justifications take them: by rule id, then premises."""
+    return sorted(result.derivations, key=lambda d: (d.rule, [str(f) for f in d.facts]))
+
+
+def sentences(result: Result, vocab: Vocabulary, ordered: list[Derivation] | None = None) -> list[dict[str, Any]]:
+    """For each code of ``result``: its sentence (from its family's template) and its rule, source and
+    evidence (``ordered``: the result's ordered_derivations, when the caller has them)."""
     from .text import _ENV
 
-    t = _Trace(result)
+    t = _Trace(result, ordered)
     codes = []
     for line in result.codes:
         ctx = code_context(result, vocab, line, t)

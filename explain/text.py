@@ -25,37 +25,44 @@ _ENV = jinja2.Environment(
 )
 
 
+class _Step:
+    """One rule application in a justification, at ``depth`` below the code it explains."""
+
+    __slots__ = ("rule", "section", "document", "edition", "evidence_label", "used", "counted", "checks", "absent", "depth")
+
+    def __init__(self, d: Derivation, vocab: Vocabulary, depth: int) -> None:
+        src = vocab.rules[d.rule]
+        self.rule = d.rule
+        self.section = src.section
+        self.document = src.document
+        self.edition = src.edition
+        self.evidence_label = vocab.evidence_labels.get(src.evidence, src.evidence)
+        self.used = [str(f) for f in d.facts]
+        self.counted = [str(m) for m in d.members]
+        self.checks = [f"{a} {op} {b}" for a, op, b in d.comparisons]
+        self.absent = [str(a) for a in d.absent]
+        self.depth = depth
+
+
 def _steps(
     atom: clingo.Symbol,
     by_head: dict[clingo.Symbol, list[Derivation]],
     vocab: Vocabulary,
     depth: int,
     seen: set[clingo.Symbol],
-) -> list[dict[str, Any]]:
+    level: int = 0,
+) -> list[_Step]:
+    """The chain of rule applications behind ``atom``, each followed by those behind its derived
+    premises (depth first), as one list: the templates indent each step by its depth."""
     derivations = by_head.get(atom)
     if not derivations or depth <= 0 or atom in seen:
         return []
     seen.add(atom)
     d = derivations[0]
-    src = vocab.rules[d.rule]
-    premises = [p for p in d.facts if p in by_head]
-    children: list[dict[str, Any]] = []
-    for p in premises + [m for m in d.members if m in by_head]:
-        children.extend(_steps(p, by_head, vocab, depth - 1, seen))
-    return [
-        {
-            "rule": d.rule,
-            "section": src.section,
-            "document": src.document,
-            "edition": src.edition,
-            "evidence_label": vocab.evidence_labels.get(src.evidence, src.evidence),
-            "used": [str(f) for f in d.facts],
-            "counted": [str(m) for m in d.members],
-            "checks": [f"{a} {op} {b}" for a, op, b in d.comparisons],
-            "absent": [str(a) for a in d.absent],
-            "children": children,
-        }
-    ]
+    out = [_Step(d, vocab, level)]
+    for p in [p for p in d.facts if p in by_head] + [m for m in d.members if m in by_head]:
+        out.extend(_steps(p, by_head, vocab, depth - 1, seen, level + 1))
+    return out
 
 
 def render_text(result: Result, vocab: Vocabulary, depth: int = 12) -> str:
@@ -78,9 +85,11 @@ def render_code(result: Result, vocab: Vocabulary, code: str, depth: int = 12) -
     return _ENV.get_template("code.txt.j2").render(c=c).rstrip("\n") + "\n"
 
 
-def _codes(result: Result, vocab: Vocabulary, depth: int) -> list[dict[str, Any]]:
+def _codes(result: Result, vocab: Vocabulary, depth: int, ordered: list[Derivation] | None = None) -> list[dict[str, Any]]:
+    from .summary import ordered_derivations
+
     by_head: dict[clingo.Symbol, list[Derivation]] = defaultdict(list)
-    for d in sorted(result.derivations, key=lambda d: (d.rule, [str(f) for f in d.facts])):
+    for d in ordered if ordered is not None else ordered_derivations(result):
         by_head[d.head].append(d)
     codes = []
     for line in result.codes:
@@ -103,10 +112,11 @@ def _codes(result: Result, vocab: Vocabulary, depth: int) -> list[dict[str, Any]
 
 
 def _render(template_name: str, result: Result, vocab: Vocabulary, depth: int) -> str:
-    from .summary import sentences
+    from .summary import ordered_derivations, sentences
 
-    codes = _codes(result, vocab, depth)
-    for c, s in zip(codes, sentences(result, vocab), strict=True):
+    ordered = ordered_derivations(result)
+    codes = _codes(result, vocab, depth, ordered)
+    for c, s in zip(codes, sentences(result, vocab, ordered), strict=True):
         c["sentence"] = s["sentence"]
     review = None if result.claim_review is None else [r.to_dict() for r in result.claim_review]
     template = _ENV.get_template(template_name)
