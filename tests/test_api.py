@@ -114,11 +114,13 @@ def test_rule_selection_and_guards_equal_the_whole_program(engine: Engine, valid
     """An encounter evaluated alone grounds only the rules its input can make fire (rule selection by
     predicate and argument shape, and guards: reasoner/loader.py, reasoner/guards.py). Over every
     valid case of the corpus and 100 generated encounters its shown atoms equal those of the whole
-    knowledge base grounded with no selection at all."""
+    knowledge base grounded with no selection at all, and its result with the trace (where marked
+    rules give way to their derivation records and projections) equals the one without."""
     encounters = [c.encounter for c in valid_cases if not c.switches] + list(generate(100, seed=11))
     for encounter in encounters:
         (alone,) = engine.solve([engine.validate(encounter)])
         assert sorted(str(a) for a in alone) == _whole_program_atoms(engine, encounter), encounter["id"]
+        assert engine.evaluate(encounter, trace=True).to_dict() == engine.evaluate(encounter).to_dict(), encounter["id"]
 
 
 def test_rules_are_selected_by_the_shape_of_what_they_need(engine: Engine) -> None:
