@@ -22,6 +22,8 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     autoescape=False,
     keep_trailing_newline=True,
+    # the templates ship with the package: no file-date check on every use
+    auto_reload=False,
 )
 
 
