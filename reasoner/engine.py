@@ -150,8 +150,7 @@ class Engine:
             keys |= enc.keys
         ctl = self._controls.take()
         with ast.ProgramBuilder(ctl) as builder:
-            for stm in statements:
-                builder.add(stm)
+            terms.add_statements(builder, statements)
         with ctl.backend() as backend:
             writer = terms.FactWriter(backend)
             for key in self.program.keyed_keys(keys):

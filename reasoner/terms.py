@@ -172,6 +172,15 @@ def _model_values(model: clingo.Model, show: int) -> list[int]:
     return list(p_symbols)
 
 
+def add_statements(builder: Any, statements: Sequence[Any]) -> None:
+    """Add parsed statements (clingo.ast nodes) through an open ``clingo.ast.ProgramBuilder``, one
+    call into clingo each (ProgramBuilder.add wraps the same call in Python)."""
+    add, rep = _lib.clingo_program_builder_add, builder._rep
+    for stm in statements:
+        if not add(rep, stm._rep):
+            _handle_error(False)
+
+
 class FactWriter:
     """Adds ground facts to a control's backend with one call per step into clingo.
 

@@ -61,3 +61,18 @@ def test_fact_writer_adds_atoms_from_symbols():
     with ctl.solve(yield_=True) as handle:
         (model,) = list(handle)
         assert sorted(str(s) for s in model.symbols(atoms=True)) == ['p("a\\"b",3)', 'q("a\\"b")']
+
+
+def test_add_statements_adds_parsed_statements():
+    """terms.add_statements adds clingo.ast statements through a program builder, as ProgramBuilder.add does."""
+    from clingo import ast
+
+    statements: list = []
+    ast.parse_string("q(X) :- p(X). p(1).", statements.append)
+    ctl = clingo.Control()
+    with ast.ProgramBuilder(ctl) as builder:
+        terms.add_statements(builder, statements)
+    ctl.ground([("base", [])])
+    with ctl.solve(yield_=True) as handle:
+        (model,) = list(handle)
+        assert sorted(str(s) for s in model.symbols(atoms=True)) == ["p(1)", "q(1)"]
