@@ -9,7 +9,7 @@ Measures, over the valid encounters of the project's case corpus:
 - warm single-encounter explanation: evaluation with the trace plus the text
   justification, or plus the trace graph in node-link form;
 - batch evaluation (Engine.evaluate_many) per encounter, without and with the trace,
-  and the trace/no-trace ratio;
+  and the trace/no-trace ratio (runs in alternating order, the median ratio of neighbouring pairs);
 - `cptkb evaluate` end to end as a new process, median;
 - a calibration figure (a fixed Python loop) and resident memory after the runs.
 """
@@ -116,18 +116,29 @@ def main() -> None:
         v = explained[kind]
         print(f"warm single explanation, evaluation + {label}: median {statistics.median(v) * 1000:.2f} ms, p90 {pct(v, 0.9) * 1000:.2f} ms")
 
-    batch: dict[bool, float] = {}
+    # Without and with the trace in alternating order (ABBA ...), so that the
+    # machine's drift between runs falls on both sides of the ratio; each
+    # pair of neighbouring runs gives a ratio, and their median is printed.
+    batch: dict[bool, list[float]] = {False: [], True: []}
     big = encs * 4
-    for trace in (False, True):
-        runs = []
-        for _ in range(max(1, args.rounds // 2)):
+    pairs = max(2, args.rounds // 2 + 1)
+    ratios = []
+    for i in range(pairs):
+        this_pair: dict[bool, float] = {}
+        for trace in (False, True) if i % 2 == 0 else (True, False):
             t = time.perf_counter()
             for _r in engine.evaluate_many(big, trace=trace):
                 pass
-            runs.append((time.perf_counter() - t) / len(big))
-        batch[trace] = statistics.median(runs)
-        print(f"batch evaluation{' with trace' if trace else ''}: {batch[trace] * 1000:.3f} ms per encounter ({len(big)} per run)")
-    print(f"batch, trace / no trace: {batch[True] / batch[False]:.2f}x")
+            this_pair[trace] = (time.perf_counter() - t) / len(big)
+            batch[trace].append(this_pair[trace])
+        ratios.append(this_pair[True] / this_pair[False])
+    for trace in (False, True):
+        per = statistics.median(batch[trace])
+        print(f"batch evaluation{' with trace' if trace else ''}: {per * 1000:.3f} ms per encounter ({len(big)} per run)")
+    print(
+        f"batch, trace / no trace: {statistics.median(ratios):.2f}x (median of {pairs} neighbouring pairs:"
+        f" {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
 
     example = ROOT / "examples" / "encounter.json"
     cli = []
