@@ -494,7 +494,31 @@ class LoadedProgram:
         state = dict(self.__dict__)
         state["_cache"] = {}
         state["_parsed"] = {}
+        state.pop("_needs_table", None)
         return state
+
+    def _needs_index(
+        self,
+    ) -> tuple[
+        dict[Signature, tuple[tuple[Signature, Pattern], ...]], dict[tuple[Signature, Pattern], tuple[int, ...]], tuple[int, ...]
+    ]:
+        """The distinct needs (encounter atoms of positive bodies, with their shapes) by predicate,
+        the rules (indexes) that have each, and each rule's number of distinct needs."""
+        index = self.__dict__.get("_needs_table")
+        if index is None:
+            of_sig: dict[Signature, list[tuple[Signature, Pattern]]] = {}
+            of_need: dict[tuple[Signature, Pattern], list[int]] = {}
+            for i, rule in enumerate(self.rules):
+                for need in dict.fromkeys(rule.needs):
+                    if need not in of_need:
+                        of_sig.setdefault(need[0], []).append(need)
+                    of_need.setdefault(need, []).append(i)
+            index = self.__dict__["_needs_table"] = (
+                {sig: tuple(ns) for sig, ns in of_sig.items()},
+                {need: tuple(ids) for need, ids in of_need.items()},
+                tuple(len(dict.fromkeys(rule.needs)) for rule in self.rules),
+            )
+        return index
 
     @overload
     def select(
@@ -543,29 +567,42 @@ class LoadedProgram:
         # needs finding("emg.x", ...) or emg_unit(C, site(hemidiaphragm(X))) is
         # left out unless a chosen rule's head unifies with it (constants,
         # functions and tuples as written; variables match anything).
-        heads: dict[Signature, set[Pattern]] = {sig: {None} for sig in inputs}
-        chosen = [False] * len(self.rules)
+        # Counting: each candidate rule waits for the needs of its body not yet
+        # known to hold; a need holds once a head of a shape that unifies with
+        # it appears (input predicates: any shape), and a rule whose needs all
+        # hold is chosen, its heads then tried against the needs still open.
+        rules = self.rules
+        needs_of_sig, rules_of_need, counts = self._needs_index()
+        candidate = [satisfied is None or all(g in satisfied for g in r.guards) for r in rules]
+        missing = list(counts)
+        held: set[tuple[Signature, Pattern]] = set()
+        heads: dict[Signature, set[Pattern]] = {}
+        chosen = [False] * len(rules)
+        ready = [i for i in range(len(rules)) if candidate[i] and missing[i] == 0]
 
-        def can_hold(need: tuple[Signature, Pattern]) -> bool:
-            sig, pattern = need
-            found = heads.get(sig)
-            if not found:
-                return False
-            return None in found or any(unifiable(pattern, h) for h in found)
+        def offer(sig: Signature, pattern: Pattern) -> None:
+            """A head of this shape can be derived: the open needs it meets now hold."""
+            found = heads.setdefault(sig, set())
+            if pattern in found:
+                return
+            found.add(pattern)
+            for need in needs_of_sig.get(sig, ()):
+                if need not in held and unifiable(need[1], pattern):
+                    held.add(need)
+                    for j in rules_of_need[need]:
+                        missing[j] -= 1
+                        if missing[j] == 0 and candidate[j]:
+                            ready.append(j)
 
-        progress = True
-        while progress:
-            progress = False
-            for i, rule in enumerate(self.rules):
-                if (
-                    not chosen[i]
-                    and all(can_hold(n) for n in rule.needs)
-                    and (satisfied is None or all(g in satisfied for g in rule.guards))
-                ):
-                    chosen[i] = True
-                    for sig, pattern in rule.head_keys:
-                        heads.setdefault(sig, set()).add(pattern)
-                    progress = True
+        for sig in inputs:
+            offer(sig, None)
+        while ready:
+            i = ready.pop()
+            if chosen[i]:
+                continue
+            chosen[i] = True
+            for sig, pattern in rules[i].head_keys:
+                offer(sig, pattern)
         # Reference data is grounded in full (see static_text); text
         # mode, for the load-time check, includes it here.
         parts = [stm.text for stm in self.static] if text else []
