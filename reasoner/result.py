@@ -375,12 +375,12 @@ def build_result(enc: Encounter, atoms: Sequence[ShownAtom], vocab: Vocabulary) 
     checks = []
     for table, status, subject in sorted(checks_raw, key=lambda c: (c[0], str(c[2]), c[1])):
         if subject.type == clingo.SymbolType.String:
-            codes = [subject.string]
+            checked = [subject.string]
         elif subject.type == clingo.SymbolType.Function and not subject.name and subject.arguments:
-            codes = [_str(x) for x in subject.arguments]
+            checked = [_str(x) for x in subject.arguments]
         else:
-            codes = []
-        checks.append({"table": table, "status": status, "codes": codes, "edition": editions.get(table)})
+            checked = []
+        checks.append({"table": table, "status": status, "codes": checked, "edition": editions.get(table)})
 
     return Result(
         id=enc.ident,
