@@ -230,10 +230,22 @@ def read_derivations(atoms: Sequence[ShownAtom | RawAtom | clingo.Symbol]) -> li
             members[(terms.term(rule).string, head)].append(member)
     found.sort(key=lambda kd: kd[0])
     out = []
-    for _, d in found:
+    for key, d in found:
         counted = members.get((d.rule, d.head._rep)) if members else None
-        out.append(replace(d, members=tuple(sorted(terms.term(r) for r in counted))) if counted else d)
+        if counted:
+            # a derivation with the same members recurs too: built once and kept
+            cache_key = (key, frozenset(counted))
+            with_members = _WITH_MEMBERS.get(cache_key)
+            if with_members is None:
+                if len(_WITH_MEMBERS) >= _DERIVATIONS_LIMIT:
+                    _WITH_MEMBERS.clear()
+                with_members = _WITH_MEMBERS[cache_key] = replace(d, members=tuple(sorted(terms.term(r) for r in set(counted))))
+            d = with_members
+        out.append(d)
     return out
+
+
+_WITH_MEMBERS: dict[tuple[str, frozenset[int]], Derivation] = {}
 
 
 def rules_behind(head: clingo.Symbol, by_head: dict[clingo.Symbol, list[Derivation]]) -> set[str]:
