@@ -179,6 +179,7 @@ class Engine:
         per: list[list[ShownAtom | RawAtom]] = [[] for _ in encounters]
         # A shown atom recurs from one evaluation to the next (in a batch, apart
         # from its encounter number): each is built once and kept (bounded).
+        reader = terms.AtomReader()
         if single:
             by_value = _SHOWN_BY_VALUE
             if len(by_value) >= terms.TABLE_LIMIT:
@@ -187,13 +188,13 @@ class Engine:
             for rep in answers[0]:
                 atom = by_value.get(rep)
                 if atom is None:
-                    atom = by_value[rep] = shown_atom(*terms.atom_parts(rep))
+                    atom = by_value[rep] = shown_atom(*reader.parts(rep))
                 atoms.append(atom)
         else:
             by_parts = _SHOWN_BY_PARTS
             if len(by_parts) >= terms.TABLE_LIMIT:
                 by_parts.clear()
-            read = terms.AtomReader().read
+            read = reader.numbered
             for rep in answers[0]:
                 k, name, reps = read(rep)
                 atom = by_parts.get((name, reps))

@@ -468,8 +468,9 @@ class LoadedProgram:
             reps = terms.atom_values(next(iter(handle)))
         static: list[clingo.Symbol] = []
         keyed: dict[str, list[clingo.Symbol]] = {}
+        parts = terms.AtomReader().parts
         for rep in reps:
-            name, args = terms.atom_parts(rep)
+            name, args = parts(rep)
             sym = clingo.Symbol(rep)  # type: ignore[call-arg]
             if (name, len(args)) in self.keyed_tables:
                 keyed.setdefault(str(terms.term(args[0])), []).append(sym)

@@ -221,17 +221,17 @@ class FactWriter:
 
 
 class AtomReader:
-    """Reads top-level atoms ``name(K, args...)`` of a batch model: K, the name and the values of the
-    other arguments. Two calls into clingo per atom. (The atoms of one encounter alone, without a
-    number, are read with :func:`atom_parts`.)"""
+    """Reads the atoms of a model: each atom's name and its arguments' symbol values, two calls into
+    clingo per atom. A reader has buffers of its own, so that evaluations in different threads do
+    not share them: make one per evaluation."""
 
     def __init__(self) -> None:
         self._p_name = _ffi.new("char**")
         self._p_args = _ffi.new("clingo_symbol_t**")
         self._p_size = _ffi.new("size_t*")
 
-    def read(self, rep: int) -> tuple[int, str, tuple[int, ...]]:
-        """The encounter number, the name and the other arguments' symbol values of the atom ``rep``."""
+    def parts(self, rep: int) -> tuple[str, tuple[int, ...]]:
+        """The name and the arguments' symbol values of the atom ``rep``."""
         p_name, p_args, p_size = self._p_name, self._p_args, self._p_size
         if not _lib.clingo_symbol_name(rep, p_name) or not _lib.clingo_symbol_arguments(rep, p_args, p_size):
             _handle_error(False)
@@ -239,31 +239,14 @@ class AtomReader:
         name = _NAMES.get(c_name)
         if name is None:
             name = _NAMES[c_name] = _ffi.string(c_name).decode()
-        reps = _ffi.unpack(p_args[0], p_size[0])
+        return name, tuple(_ffi.unpack(p_args[0], p_size[0]))
+
+    def numbered(self, rep: int) -> tuple[int, str, tuple[int, ...]]:
+        """The encounter number, the name and the other arguments' symbol values of the atom
+        ``name(K, args...)`` of a batch model."""
+        name, reps = self.parts(rep)
         k = _TABLE.get(reps[0]) or term(reps[0])
-        return k.number, name, tuple(reps[1:])
+        return k.number, name, reps[1:]
 
 
-_P_NAME = _ffi.new("char**")
-_P_ARGS = _ffi.new("clingo_symbol_t**")
-_P_SIZE = _ffi.new("size_t*")
 _NAMES: dict[Any, str] = {}  # by the address of the name's text (a cdata char*)
-_PARTS: dict[int, tuple[str, tuple[int, ...]]] = {}
-
-
-def atom_parts(rep: int) -> tuple[str, tuple[int, ...]]:
-    """The name and the arguments' symbol values of the atom ``rep`` (read once per value and kept:
-    its symbol value names it for good, see the module notes)."""
-    found = _PARTS.get(rep)
-    if found is not None:
-        return found
-    _handle_error(_lib.clingo_symbol_name(rep, _P_NAME))
-    c_name = _P_NAME[0]
-    name = _NAMES.get(c_name)
-    if name is None:
-        name = _NAMES[c_name] = _ffi.string(c_name).decode()
-    _handle_error(_lib.clingo_symbol_arguments(rep, _P_ARGS, _P_SIZE))
-    if len(_PARTS) >= TABLE_LIMIT:
-        _PARTS.clear()
-    found = _PARTS[rep] = (name, tuple(_ffi.unpack(_P_ARGS[0], _P_SIZE[0])))
-    return found
