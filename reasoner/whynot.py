@@ -580,22 +580,24 @@ def why_not(engine: Engine, encounter: Any, code: str, switches: Mapping[str, bo
         from cptkb.explain.text import render_code
 
         return WhyNot(code, True, result, [], render_code(result, engine.vocab, code))
-    atoms = _answer_set(engine, enc)
+    atoms = answer_set(engine, enc)
     explainer = _Explainer(engine, atoms, result)
     goal = ("f", "code", [clingo.Number(0), clingo.String(code), Var("_units")])
     misses = explainer.explain(goal, {ENCOUNTER_VAR: clingo.Number(0)}, MAX_DEPTH)
     return WhyNot(code, False, result, misses)
 
 
-def _answer_set(engine: Engine, enc: Any) -> list[clingo.Symbol]:
-    """Every atom of the encounter's answer set (reference data, inputs, conclusions), encounter number 0."""
+def answer_set(engine: Engine, enc: Any) -> list[clingo.Symbol]:
+    """Every atom of the encounter's answer set (reference data, inputs, conclusions), encounter number 0,
+    from the whole knowledge base (no rule selection, no guards) and the same input facts as an
+    evaluation (the NCCI editions in force included)."""
     ctl = clingo.Control(["--warn=none"])
     ctl.add("base", [], engine.program.whole_text())
     with ctl.backend() as backend:
         writer = FactWriter(backend)
         k = clingo.Number(0)
         writer.add(ENCOUNTER, [k])
-        for name, args in enc.facts:
+        for name, args in enc.facts + engine._ncci_facts(enc):
             writer.add(name, [k, *args])
     ctl.ground([("base", [])])
     with ctl.solve(yield_=True) as handle:

@@ -15,8 +15,7 @@ import cptkb
 from cptkb import InvalidEncounter
 from cptkb.explain.graph import build_graph
 from cptkb.reasoner.engine import Engine
-from cptkb.reasoner.loader import ENCOUNTER
-from cptkb.reasoner.terms import FactWriter
+from cptkb.reasoner.whynot import answer_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -91,20 +90,9 @@ def test_guarded_selection_equals_batch_grounding_over_generated_encounters(engi
 
 def _whole_program_atoms(engine: Engine, encounter: dict) -> list[str]:
     """The shown atoms of an encounter grounded with every rule of the knowledge base (no rule
-    selection, no guards), as text without the encounter number."""
-    enc = engine.validate(encounter)
-    ctl = clingo.Control(["--warn=none"])
-    ctl.add("base", [], engine.program.whole_text())
-    with ctl.backend() as backend:
-        writer = FactWriter(backend)
-        k = clingo.Number(0)
-        writer.add(ENCOUNTER, [k])
-        for name, args in enc.facts + engine._ncci_facts(enc):
-            writer.add(name, [k, *args])
-    ctl.ground([("base", [])])
+    selection, no guards; whynot.answer_set), as text without the encounter number."""
     shown = {(name, arity + 1) for name, arity in engine.program.shown}
-    with ctl.solve(yield_=True) as handle:
-        (atoms,) = [m.symbols(atoms=True) for m in handle]
+    atoms = answer_set(engine, engine.validate(encounter))
     return sorted(
         str(clingo.Function(a.name, a.arguments[1:])) for a in atoms if (a.name, len(a.arguments)) in shown
     )
