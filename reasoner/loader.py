@@ -315,6 +315,8 @@ Signature = tuple[str, int]
 # or tuple ("f", name, arguments) or None (a variable or anything computed:
 # it can match anything).
 Pattern = tuple[Any, ...] | None
+Shape = tuple[Signature, Pattern]  # a predicate with the shape of its arguments
+_NeedsIndex = tuple[dict[Signature, tuple[Shape, ...]], dict[Shape, tuple[int, ...]], tuple[int, ...]]
 
 
 def _signature(atom_term: ast.AST) -> Signature | None:
@@ -382,8 +384,8 @@ class EncounterRule:
     # The encounter atoms of its positive body, and its head, each as a signature
     # with the patterns of its arguments: finding("emg.x", info, L) is
     # (("finding", 3), (("c", '"emg.x"'), ("c", "info"), None)).
-    needs: tuple[tuple[Signature, Pattern], ...] = ()
-    head_keys: tuple[tuple[Signature, Pattern], ...] = ()
+    needs: tuple[Shape, ...] = ()
+    head_keys: tuple[Shape, ...] = ()
     # The rule and its twins as written, without the encounter argument: for
     # grounding one encounter alone (each encounter argument costs the
     # grounder about a fifth of its work).
@@ -441,6 +443,8 @@ class LoadedProgram:
         default_factory=dict, repr=False
     )
     _parsed: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
+    # the needs of the rules, indexed for select (see _needs_index)
+    _needs: _NeedsIndex | None = field(default=None, repr=False)
 
     def keyed_keys(self, keys: set[str] | frozenset[str]) -> list[str]:
         """The keys of keyed reference tables (kb: keyed_table/2) whose rows a batch naming ``keys``
@@ -495,26 +499,22 @@ class LoadedProgram:
         state = dict(self.__dict__)
         state["_cache"] = {}
         state["_parsed"] = {}
-        state.pop("_needs_table", None)
+        state["_needs"] = None
         return state
 
-    def _needs_index(
-        self,
-    ) -> tuple[
-        dict[Signature, tuple[tuple[Signature, Pattern], ...]], dict[tuple[Signature, Pattern], tuple[int, ...]], tuple[int, ...]
-    ]:
+    def _needs_index(self) -> _NeedsIndex:
         """The distinct needs (encounter atoms of positive bodies, with their shapes) by predicate,
         the rules (indexes) that have each, and each rule's number of distinct needs."""
-        index = self.__dict__.get("_needs_table")
+        index = self._needs
         if index is None:
-            of_sig: dict[Signature, list[tuple[Signature, Pattern]]] = {}
-            of_need: dict[tuple[Signature, Pattern], list[int]] = {}
+            of_sig: dict[Signature, list[Shape]] = {}
+            of_need: dict[Shape, list[int]] = {}
             for i, rule in enumerate(self.rules):
                 for need in dict.fromkeys(rule.needs):
                     if need not in of_need:
                         of_sig.setdefault(need[0], []).append(need)
                     of_need.setdefault(need, []).append(i)
-            index = self.__dict__["_needs_table"] = (
+            index = self._needs = (
                 {sig: tuple(ns) for sig, ns in of_sig.items()},
                 {need: tuple(ids) for need, ids in of_need.items()},
                 tuple(len(dict.fromkeys(rule.needs)) for rule in self.rules),
@@ -576,7 +576,7 @@ class LoadedProgram:
         needs_of_sig, rules_of_need, counts = self._needs_index()
         candidate = [satisfied is None or all(g in satisfied for g in r.guards) for r in rules]
         missing = list(counts)
-        held: set[tuple[Signature, Pattern]] = set()
+        held: set[Shape] = set()
         heads: dict[Signature, set[Pattern]] = {}
         chosen = [False] * len(rules)
         ready = [i for i in range(len(rules)) if candidate[i] and missing[i] == 0]
@@ -694,9 +694,9 @@ def unifiable(a: Pattern, b: Pattern) -> bool:
     return len(a) == len(b) and all(map(unifiable, a, b))
 
 
-def _refined(rule: ast.AST, dynamic: set[Signature]) -> tuple[list[tuple[Signature, Pattern]], list[tuple[Signature, Pattern]]]:
+def _refined(rule: ast.AST, dynamic: set[Signature]) -> tuple[list[Shape], list[Shape]]:
     """The positive encounter literals of the body, and the head, with the patterns of their arguments."""
-    needs: list[tuple[Signature, Pattern]] = []
+    needs: list[Shape] = []
     for lit in rule.body:
         if (
             lit.ast_type == ast.ASTType.Literal
@@ -706,7 +706,7 @@ def _refined(rule: ast.AST, dynamic: set[Signature]) -> tuple[list[tuple[Signatu
             sig = _signature(lit.atom.symbol)
             if sig is not None and sig in dynamic:
                 needs.append((sig, _atom_pattern(lit.atom.symbol)))
-    heads: list[tuple[Signature, Pattern]] = []
+    heads: list[Shape] = []
     head = rule.head
     if head.ast_type == ast.ASTType.Literal and head.atom.ast_type == ast.ASTType.SymbolicAtom:
         sig = _signature(head.atom.symbol)
