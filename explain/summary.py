@@ -33,13 +33,14 @@ def _limb_label(name: str) -> str:
     return f"{side} {part} limb"
 
 
-class _Trace:
+class Trace:
     """The derived atoms of a result, by predicate, and the derivations below each one."""
 
-    def __init__(self, result: Result, ordered: list[Derivation] | None = None) -> None:
+    def __init__(self, result: Result) -> None:
         self.by_name: dict[str, list[Any]] = defaultdict(list)
+        # each head's derivations in the order justifications take them: by rule id, then premises
         self.by_head: dict[Any, list[Derivation]] = defaultdict(list)
-        for d in ordered if ordered is not None else ordered_derivations(result):
+        for d in sorted(result.derivations, key=lambda d: (d.rule, [str(f) for f in d.facts])):
             if d.head not in self.by_head:
                 self.by_name[d.head.name].append(d.head)
             self.by_head[d.head].append(d)
@@ -73,7 +74,7 @@ class _Trace:
         return sorted(out, key=str)
 
 
-def _limb(t: _Trace, limb: str) -> dict[str, Any]:
+def _limb(t: Trace, limb: str) -> dict[str, Any]:
     return {
         "name": limb,
         "label": _limb_label(limb),
@@ -83,7 +84,7 @@ def _limb(t: _Trace, limb: str) -> dict[str, Any]:
     }
 
 
-def _study(args: tuple[Any, ...], t: _Trace, vocab: Vocabulary) -> str:
+def _study(args: tuple[Any, ...], t: Trace, vocab: Vocabulary) -> str:
     nerve, side, kind, branch = args
     text = f"{_label(nerve, vocab)} {str(kind).replace('_', '-')} ({side})"
     if branch.type == clingo.SymbolType.String and branch.string:
@@ -94,7 +95,7 @@ def _study(args: tuple[Any, ...], t: _Trace, vocab: Vocabulary) -> str:
     return text + (" with F-wave" if fwave else "")
 
 
-def _unit_label(unit: Any, t: _Trace, vocab: Vocabulary) -> str:
+def _unit_label(unit: Any, t: Trace, vocab: Vocabulary) -> str:
     name, args = unit.name, unit.arguments
     if name == "limb":
         return _limb_label(str(args[0]))
@@ -113,7 +114,7 @@ def _site_label(site: Any, vocab: Vocabulary) -> str:
     return _label(site, vocab).replace("_", " ")
 
 
-def code_context(result: Result, vocab: Vocabulary, line: Any, t: _Trace) -> dict[str, Any]:
+def code_context(result: Result, vocab: Vocabulary, line: Any, t: Trace) -> dict[str, Any]:
     """The values the family template of ``line`` (a CodeLine) may name."""
     units: list[tuple[str, Any, str, Derivation]] = []  # (family, unit term, rule id, derivation)
     for pred, family in UNIT_PREDICATES.items():
@@ -157,17 +158,12 @@ def code_context(result: Result, vocab: Vocabulary, line: Any, t: _Trace) -> dic
     return ctx
 
 
-def ordered_derivations(result: Result) -> list[Derivation]:
-    """The derivations of ``result`` in the order justifications take them: by rule id, then premises."""
-    return sorted(result.derivations, key=lambda d: (d.rule, [str(f) for f in d.facts]))
-
-
-def sentences(result: Result, vocab: Vocabulary, ordered: list[Derivation] | None = None) -> list[dict[str, Any]]:
+def sentences(result: Result, vocab: Vocabulary, trace: Trace | None = None) -> list[dict[str, Any]]:
     """For each code of ``result``: its sentence (from its family's template) and its rule, source and
-    evidence (``ordered``: the result's ordered_derivations, when the caller has them)."""
+    evidence (``trace``: the result's Trace, when the caller has it)."""
     from .text import _ENV
 
-    t = _Trace(result, ordered)
+    t = trace if trace is not None else Trace(result)
     codes = []
     for line in result.codes:
         ctx = code_context(result, vocab, line, t)

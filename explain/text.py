@@ -8,7 +8,6 @@ facts (one derivation per conclusion; ``depth`` bounds how far down).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import clingo
@@ -16,6 +15,8 @@ import jinja2
 
 from cptkb.reasoner.result import Derivation, Result
 from cptkb.reasoner.vocab import Vocabulary
+
+from .summary import Trace
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("cptkb.explain", "templates"),
@@ -55,15 +56,16 @@ def _steps(
     level: int = 0,
 ) -> list[_Step]:
     """The chain of rule applications behind ``atom``, each followed by those behind its derived
-    premises (depth first), as one list: the templates indent each step by its depth."""
+    premises (depth first), as one list, ``depth`` levels at most: the templates indent each step
+    by its level."""
     derivations = by_head.get(atom)
-    if not derivations or depth <= 0 or atom in seen:
+    if not derivations or level >= depth or atom in seen:
         return []
     seen.add(atom)
     d = derivations[0]
     out = [_Step(d, vocab, level)]
     for p in [p for p in d.facts if p in by_head] + [m for m in d.members if m in by_head]:
-        out.extend(_steps(p, by_head, vocab, depth - 1, seen, level + 1))
+        out.extend(_steps(p, by_head, vocab, depth, seen, level + 1))
     return out
 
 
@@ -87,12 +89,8 @@ def render_code(result: Result, vocab: Vocabulary, code: str, depth: int = 12) -
     return _ENV.get_template("code.txt.j2").render(c=c).rstrip("\n") + "\n"
 
 
-def _codes(result: Result, vocab: Vocabulary, depth: int, ordered: list[Derivation] | None = None) -> list[dict[str, Any]]:
-    from .summary import ordered_derivations
-
-    by_head: dict[clingo.Symbol, list[Derivation]] = defaultdict(list)
-    for d in ordered if ordered is not None else ordered_derivations(result):
-        by_head[d.head].append(d)
+def _codes(result: Result, vocab: Vocabulary, depth: int, trace: Trace | None = None) -> list[dict[str, Any]]:
+    by_head = (trace if trace is not None else Trace(result)).by_head
     codes = []
     for line in result.codes:
         atom = clingo.Function("code", [clingo.String(line.code), clingo.Number(line.units)])
@@ -114,11 +112,11 @@ def _codes(result: Result, vocab: Vocabulary, depth: int, ordered: list[Derivati
 
 
 def _render(template_name: str, result: Result, vocab: Vocabulary, depth: int) -> str:
-    from .summary import ordered_derivations, sentences
+    from .summary import sentences
 
-    ordered = ordered_derivations(result)
-    codes = _codes(result, vocab, depth, ordered)
-    for c, s in zip(codes, sentences(result, vocab, ordered), strict=True):
+    trace = Trace(result)
+    codes = _codes(result, vocab, depth, trace)
+    for c, s in zip(codes, sentences(result, vocab, trace), strict=True):
         c["sentence"] = s["sentence"]
     review = None if result.claim_review is None else [r.to_dict() for r in result.claim_review]
     template = _ENV.get_template(template_name)
