@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import clingo
 from clingo import ast
 
-from . import cache, terms
+from . import cache, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .loader import ENCOUNTER, KnowledgeBaseError, is_prov_name, load_program
 from .result import RawAtom, Result, ShownAtom, build_result
@@ -64,6 +64,11 @@ class Engine:
         # the reference data as ground atoms, added to each control through its
         # backend: the grounder then has no reference statements to instantiate
         self._static_atoms, self._keyed_atoms = self.program.reference_atoms()
+        # the message rules an encounter evaluated alone leaves to the reasoner, by finding
+        self._messages: dict[str, list[messages.MessageRule]] = {}
+        for rule in self.program.rules:
+            if rule.message:
+                self._messages.setdefault(rule.message, []).append(messages.compile_rule(rule.single))
         self._controls = _Controls(self.program.declarations_text(), self._static_atoms)
         weakref.finalize(self, self._controls.stop)
         # The parsed knowledge base is many long-lived objects; keep the cyclic
@@ -166,31 +171,23 @@ class Engine:
                         writer.add(name, [k, *args])
         ctl.ground([("base", [])])
         answers: list[list[int]] = []
+        per: list[list[ShownAtom | RawAtom]] = [[] for _ in encounters]
+        # A shown atom recurs from one evaluation to the next (in a batch, apart
+        # from its encounter number): each is built once and kept (bounded).
+        reader = terms.AtomReader()
         with ctl.solve(yield_=True) as handle:
             for model in handle:
                 answers.append(terms.shown_values(model))
                 if len(answers) > 1:
                     break
+                if single:
+                    per[0] = self._single_atoms(ctl, model, answers[0], reader)
         self._controls.give_back(ctl)
         del ctl
         if len(answers) != 1:
             ids = ", ".join(repr(e.ident) for e in encounters)
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
-        per: list[list[ShownAtom | RawAtom]] = [[] for _ in encounters]
-        # A shown atom recurs from one evaluation to the next (in a batch, apart
-        # from its encounter number): each is built once and kept (bounded).
-        reader = terms.AtomReader()
-        if single:
-            by_value = _SHOWN_BY_VALUE
-            if len(by_value) >= terms.TABLE_LIMIT:
-                by_value.clear()
-            atoms = per[0]
-            for rep in answers[0]:
-                atom = by_value.get(rep)
-                if atom is None:
-                    atom = by_value[rep] = shown_atom(*reader.parts(rep))
-                atoms.append(atom)
-        else:
+        if not single:
             by_parts = _SHOWN_BY_PARTS
             if len(by_parts) >= terms.TABLE_LIMIT:
                 by_parts.clear()
@@ -207,6 +204,33 @@ class Engine:
                 detail = "; ".join(f"{f.arguments[0].string}: {f.arguments[1]}" for f in faults)
                 raise KnowledgeBaseFault(f"knowledge base fault for encounter {encounters[n].ident!r}: {detail}")
         return per
+
+    def _single_atoms(
+        self, ctl: clingo.Control, model: clingo.Model, reps: list[int], reader: terms.AtomReader
+    ) -> list[ShownAtom | RawAtom]:
+        """One encounter's shown atoms, with what its message rules derive for the findings that
+        hold (the rules were not grounded, see reasoner/messages.py)."""
+        by_value = _SHOWN_BY_VALUE
+        if len(by_value) >= terms.TABLE_LIMIT:
+            by_value.clear()
+        atoms: list[ShownAtom | RawAtom] = []
+        found: list[tuple[int, ...]] = []
+        for rep in reps:
+            atom = by_value.get(rep)
+            if atom is None:
+                atom = by_value[rep] = shown_atom(*reader.parts(rep))
+            atoms.append(atom)
+            if atom.name == "finding" and atom.arguments[0].string in self._messages:
+                found.append(tuple(a._rep for a in atom.arguments))
+        if found:
+            holds = lambda rep: model.contains(clingo.Symbol(rep))  # type: ignore[call-arg]  # noqa: E731
+            by_parts = _SHOWN_BY_PARTS
+            for name, args in messages.evaluate(self._messages, found, messages.Atoms(ctl, holds)):
+                atom = by_parts.get((name, args))
+                if atom is None:
+                    atom = by_parts[(name, args)] = shown_atom(name, args)
+                atoms.append(atom)
+        return atoms
 
     def require_code(self, code: Any) -> None:
         """Raise InvalidEncounter (field CODE) unless ``code`` is a code of the knowledge base's catalog."""

@@ -48,6 +48,7 @@ import clingo
 from clingo import ast
 
 from .guards import GuardSet, derive as derive_guards
+from .messages import finding_of as message_of
 
 MARKER = "rule"
 PROV_PREFIX = "_prov_"
@@ -126,15 +127,18 @@ def _comparison_terms(location: ast.Location, comp: ast.AST) -> list[ast.AST]:
 
 
 class _AnonNamer(ast.Transformer):
-    """Gives each anonymous variable a fresh name of its own."""
+    """Gives each anonymous variable a fresh name of its own (none of ``taken``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, taken: set[str] | frozenset[str] = frozenset()) -> None:
         self.count = 0
+        self.taken = taken
 
     def visit_Variable(self, var: ast.AST) -> ast.AST:  # noqa: N802 (clingo visitor name)
         if var.name != "_":
             return var
         self.count += 1
+        while f"Anon__{self.count}" in self.taken:
+            self.count += 1
         return ast.Variable(var.location, f"Anon__{self.count}")
 
 
@@ -397,6 +401,10 @@ class EncounterRule:
     # Conditions on the input facts it cannot fire without (indexes into
     # LoadedProgram.guards; see reasoner/guards.py).
     guards: tuple[int, ...] = ()
+    # A message rule (reasoner/messages.py): the finding whose message or
+    # codes it fills. An encounter evaluated alone does not ground it; the
+    # reasoner evaluates it when the finding holds.
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -611,6 +619,11 @@ class LoadedProgram:
         # Show the output predicates the chosen rules define. (Evaluations run
         # with the atom-undefined message off: a subset of the rules is
         # grounded, so atoms no chosen rule defines are expected.)
+        # An encounter alone leaves its message rules to the reasoner
+        # (reasoner/messages.py).
+        for i, rule in enumerate(self.rules):
+            if single and rule.message:
+                chosen[i] = False
         defined: set[Signature] = set()
         for i, rule in enumerate(self.rules):
             if chosen[i]:
@@ -641,7 +654,7 @@ class LoadedProgram:
         for part in parts:
             parsed = self._parsed.get(part)
             if parsed is None:
-                parsed = self._parsed[part] = _parse(part)
+                parsed = self._parsed[part] = [_name_anonymous(stm) for stm in _parse(part)]
             statements.extend(parsed)
         self._cache[key] = statements
         return statements
@@ -652,6 +665,36 @@ def _parse(text: str) -> list[ast.AST]:
     out: list[ast.AST] = []
     ast.parse_string(text, out.append)
     return [s for s in out if s.ast_type != ast.ASTType.Program]
+
+
+def _name_anonymous(stm: ast.AST) -> ast.AST:
+    """The statement with each anonymous variable of a positive body atom given a name of its own.
+
+    For ``code(C, _)`` the grounder adds a rule projecting ``code/2`` onto
+    its first argument and grounds both; ``code(C, Anon__1)`` gives the same
+    answers (the head is the same for every value of the fresh variable)
+    without the extra rule, about a tenth of a plain evaluation's grounding
+    work (docs/performance.md). Anonymous variables elsewhere (negative
+    literals, aggregate elements, conditions) are left as they are: there
+    ``_`` means "any value", which a named variable would not.
+    """
+    if stm.ast_type != ast.ASTType.Rule or not any(
+        lit.ast_type == ast.ASTType.Literal
+        and lit.sign == ast.Sign.NoSign
+        and lit.atom.ast_type == ast.ASTType.SymbolicAtom
+        and "_" in _variables(lit)
+        for lit in stm.body
+    ):
+        return stm
+    used = _variables(stm)
+    namer = _AnonNamer(used)
+    body = [
+        namer(lit)
+        if lit.ast_type == ast.ASTType.Literal and lit.sign == ast.Sign.NoSign and lit.atom.ast_type == ast.ASTType.SymbolicAtom
+        else lit
+        for lit in stm.body
+    ]
+    return ast.Rule(stm.location, stm.head, body)
 
 
 def _is_input(sig: Signature) -> bool:
@@ -807,6 +850,9 @@ def _split(collector: _Provenance) -> LoadedProgram:
     declarations: list[str] = []
     shown: list[Signature] = []
     encounter_rules: list[EncounterRule] = []
+    # Message rules are evaluated by the reasoner as written; a constant
+    # definition would change what they mean, so with one they are all grounded.
+    evaluable = not any(d.kind == ast.ASTType.Definition for d in described)
     for index, d in enumerate(described):
         stm, t = d.node, d.kind
         if t == ast.ASTType.Program:
@@ -834,6 +880,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
                         str(stm),
                         "\n".join(str(tw) for tw in collector.twins.get(index, [])),
                         bool(collector.twins.get(index)),
+                        message=(message_of(stm) or "") if evaluable and not collector.twins.get(index) else "",
                     )
                 )
             elif any(h in used for h in d.heads):

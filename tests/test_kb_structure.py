@@ -247,3 +247,21 @@ def _parsed(text: str) -> list[ast.AST]:
     out: list[ast.AST] = []
     ast.parse_string(text, out.append)
     return out
+
+
+def test_anonymous_variables_of_positive_atoms_are_named_for_grounding() -> None:
+    """Source: reasoner/loader.py _name_anonymous: in a positive body atom "_" becomes a variable of its own
+    (no projection rule for the grounder), avoiding names the rule uses; in a negative literal and in an
+    aggregate element it keeps meaning "any value" and stays as written."""
+    from clingo import ast
+
+    from cptkb.reasoner.loader import _name_anonymous
+
+    found: list = []
+    ast.parse_string(
+        "h(C, N) :- code(C, _), p(f(_, Anon__1)), not gone(C, _), N = #count { X : q(X, _) }.",
+        lambda s: found.append(s) if s.ast_type == ast.ASTType.Rule else None,
+    )
+    assert str(_name_anonymous(found[0])) == (
+        "h(C,N) :- code(C,Anon__2); p(f(Anon__3,Anon__1)); not gone(C,_); N = #count { X: q(X,_) }."
+    )
