@@ -16,7 +16,7 @@ from clingo import ast
 
 from . import cache, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
-from .loader import ENCOUNTER, KnowledgeBaseError, is_prov_name, load_program
+from .loader import ENCOUNTER, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
 from .result import RawAtom, Result, ShownAtom, build_result
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
@@ -64,6 +64,8 @@ class Engine:
         # the reference data as ground atoms, added to each control through its
         # backend: the grounder then has no reference statements to instantiate
         self._static_atoms, self._keyed_atoms = self.program.reference_atoms()
+        # the shown signatures of recent selections (see _shown_signatures)
+        self._shows: dict[int, tuple[list[ast.AST], list[tuple[str, int, bool]] | None]] = {}
         # the message rules an encounter evaluated alone leaves to the reasoner, by finding
         self._messages: dict[str, list[messages.MessageRule]] = {}
         for rule in self.program.rules:
@@ -175,13 +177,26 @@ class Engine:
         # A shown atom recurs from one evaluation to the next (in a batch, apart
         # from its encounter number): each is built once and kept (bounded).
         reader = terms.AtomReader()
-        with ctl.solve(yield_=True) as handle:
-            for model in handle:
-                answers.append(terms.shown_values(model))
-                if len(answers) > 1:
-                    break
-                if single:
-                    per[0] = self._single_atoms(ctl, model, answers[0], reader)
+        shown = self._shown_signatures(statements) if single and not trace and self.program.stratified else None
+        if shown is not None:
+            # The rules are stratified (loader._is_stratified): the answer is the
+            # atoms the grounder derived, read without solving, unless one of
+            # them is not a fact (never seen; then the solver decides).
+            try:
+                atoms = messages.Atoms(ctl)
+                answers.append([rep for name, arity, positive in shown for rep in atoms.values(name, arity, positive)])
+                per[0] = self._single_atoms(atoms, answers[0], reader)
+            except messages.Unsettled:
+                answers.clear()
+        if not answers:
+            with ctl.solve(yield_=True) as handle:
+                for model in handle:
+                    answers.append(terms.shown_values(model))
+                    if len(answers) > 1:
+                        break
+                    if single:
+                        holds = lambda rep: model.contains(clingo.Symbol(rep))  # type: ignore[call-arg]  # noqa: B023, E731
+                        per[0] = self._single_atoms(messages.Atoms(ctl, holds), answers[0], reader)
         self._controls.give_back(ctl)
         del ctl
         if len(answers) != 1:
@@ -205,8 +220,26 @@ class Engine:
                 raise KnowledgeBaseFault(f"knowledge base fault for encounter {encounters[n].ident!r}: {detail}")
         return per
 
+    def _shown_signatures(self, statements: list[ast.AST]) -> list[tuple[str, int, bool]] | None:
+        """The signatures a selection's #show statements name (None if it shows terms too)."""
+        hit = self._shows.get(id(statements))
+        if hit is not None and hit[0] is statements:
+            return hit[1]
+        if len(self._shows) >= 4 * SELECTION_CACHE_LIMIT:
+            self._shows.clear()
+        sigs: list[tuple[str, int, bool]] | None = []
+        for stm in statements:
+            kind = stm.ast_type
+            if kind == ast.ASTType.ShowSignature:
+                sigs.append((stm.name, stm.arity, stm.positive))
+            elif kind == ast.ASTType.ShowTerm:
+                sigs = None
+                break
+        self._shows[id(statements)] = (statements, sigs)  # the list is kept, so its id is not reused
+        return sigs
+
     def _single_atoms(
-        self, ctl: clingo.Control, model: clingo.Model, reps: list[int], reader: terms.AtomReader
+        self, grounded: messages.Atoms, reps: list[int], reader: terms.AtomReader
     ) -> list[ShownAtom | RawAtom]:
         """One encounter's shown atoms, with what its message rules derive for the findings that
         hold (the rules were not grounded, see reasoner/messages.py)."""
@@ -223,9 +256,8 @@ class Engine:
             if atom.name == "finding" and atom.arguments[0].string in self._messages:
                 found.append(tuple(a._rep for a in atom.arguments))
         if found:
-            holds = lambda rep: model.contains(clingo.Symbol(rep))  # type: ignore[call-arg]  # noqa: E731
             by_parts = _SHOWN_BY_PARTS
-            for name, args in messages.evaluate(self._messages, found, messages.Atoms(ctl, holds)):
+            for name, args in messages.evaluate(self._messages, found, grounded):
                 atom = by_parts.get((name, args))
                 if atom is None:
                     atom = by_parts[(name, args)] = shown_atom(name, args)

@@ -447,6 +447,11 @@ class LoadedProgram:
     # head predicate of marked rules -> the rule deriving it from its records (batch, single)
     projections: dict[Signature, tuple[str, str]] = field(default_factory=dict)
     guards: GuardSet = field(default_factory=GuardSet)
+    # Whether every encounter rule (twins and projections included) is a normal
+    # rule with one atom as its head and the rules are stratified (see
+    # _is_stratified): then the grounder alone settles every atom, and an
+    # evaluation reads the answer from it without solving.
+    stratified: bool = False
     _cache: dict[tuple[frozenset[Signature], bool, bool, frozenset[int] | None], list[ast.AST]] = field(
         default_factory=dict, repr=False
     )
@@ -997,6 +1002,45 @@ def _compute_guards(program: LoadedProgram) -> None:
     program.rules = [replace(rule, guards=ids) for rule, ids in zip(program.rules, per_rule)]
 
 
+def _is_stratified(program: LoadedProgram) -> bool:
+    """Whether the encounter rules, with their twins and projections, are normal rules whose head is
+    one atom (no constraint, choice, disjunction, optimisation or external), and no predicate
+    depends on itself through a negative literal, an aggregate or a conditional literal.
+
+    Reference data are facts (_precompute_static checked it). For such a program the answer set
+    exists, is unique, and is what the grounder derives: every atom it derives is a fact.
+    """
+    import networkx as nx  # noqa: PLC0415
+
+    texts = [t for r in program.rules for t in (r.single, r.single_twins) if t]
+    texts += [single for _, single in program.projections.values()]
+    graph: nx.DiGraph = nx.DiGraph()
+    negative: set[tuple[Signature, Signature]] = set()
+    for text in texts:
+        for stm in _parse(text):
+            if stm.ast_type != ast.ASTType.Rule:
+                return False
+            head = stm.head
+            if head.ast_type != ast.ASTType.Literal or head.sign != ast.Sign.NoSign:
+                return False
+            if head.atom.ast_type != ast.ASTType.SymbolicAtom:
+                return False
+            sig = _signature(head.atom.symbol)
+            if sig is None:
+                return False
+            graph.add_node(sig)
+            for lit in stm.body:
+                direct = lit.ast_type == ast.ASTType.Literal and lit.atom.ast_type == ast.ASTType.SymbolicAtom
+                for body_sig in _atoms(lit):
+                    graph.add_edge(body_sig, sig)
+                    if not direct or lit.sign != ast.Sign.NoSign:
+                        negative.add((body_sig, sig))
+    for component in nx.strongly_connected_components(graph):
+        if any((a, b) in negative for a in component for b in component if graph.has_edge(a, b)):
+            return False
+    return True
+
+
 def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
     """Parse the entry file (following its includes), add provenance twins, split static from encounter rules."""
     collector = _Provenance()
@@ -1015,6 +1059,7 @@ def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
     program = _split(collector)
     _precompute_static(program)
     _compute_guards(program)
+    program.stratified = _is_stratified(program)
     static_marked = [m for m in collector.marked if m.signature not in program.dynamic]
     if static_marked:
         m = static_marked[0]

@@ -161,15 +161,19 @@ def _build(pattern: Pattern, binding: dict[str, int]) -> int:
     return clingo.Function(pattern[1], args)._rep
 
 
+class Unsettled(Exception):
+    """An atom the grounder did not settle (not a fact), met with no model to ask."""
+
+
 class Atoms:
     """The true atoms of a grounded control, read by signature when first asked for.
 
     ``holds`` tells whether an atom the grounder did not settle is true (the
-    model's verdict); for a stratified program the grounder settles every
-    atom, so it is not called.
+    model's verdict); without it such an atom raises :class:`Unsettled`. For
+    a stratified program the grounder settles every atom.
     """
 
-    def __init__(self, control: clingo.Control, holds: Callable[[int], bool]) -> None:
+    def __init__(self, control: clingo.Control, holds: Callable[[int], bool] | None = None) -> None:
         self._atoms = control.symbolic_atoms._rep
         self._holds = holds
         self._read: dict[tuple[str, int], list[tuple[int, tuple[int, ...]]]] = {}
@@ -184,19 +188,25 @@ class Atoms:
         """The true atoms name/arity, each as its symbol value and its arguments' values."""
         key = (name, arity)
         found = self._read.get(key)
-        if found is not None:
-            return found
-        found = self._read[key] = []
+        if found is None:
+            parts = self._reader.parts
+            found = self._read[key] = [(rep, parts(rep)[1]) for rep in self.values(name, arity)]
+        return found
+
+    def values(self, name: str, arity: int, positive: bool = True) -> list[int]:
+        """The symbol values of the true atoms name/arity (``-name`` unless ``positive``)."""
+        found: list[int] = []
         atoms, p_sig, p_it, p_end, p_flag, p_sym = self._atoms, self._sig, self._it, self._end, self._flag, self._sym
+        key = (name, arity, positive)
         sig = _SIGNATURES.get(key)
         if sig is None:
-            if not _lib.clingo_signature_create(name.encode(), arity, True, p_sig):
+            if not _lib.clingo_signature_create(name.encode(), arity, positive, p_sig):
                 _handle_error(False)
             sig = _SIGNATURES[key] = p_sig[0]
         p_sig[0] = sig
         if not (_lib.clingo_symbolic_atoms_begin(atoms, p_sig, p_it) and _lib.clingo_symbolic_atoms_end(atoms, p_end)):
             _handle_error(False)
-        parts, holds = self._reader.parts, self._holds
+        holds = self._holds
         equal, symbol, is_fact, step = (
             _lib.clingo_symbolic_atoms_iterator_is_equal_to,
             _lib.clingo_symbolic_atoms_symbol,
@@ -212,15 +222,19 @@ class Atoms:
             if not (symbol(atoms, p_it[0], p_sym) and is_fact(atoms, p_it[0], p_flag)):
                 _handle_error(False)
             rep = p_sym[0]
-            if p_flag[0] or holds(rep):
-                found.append((rep, parts(rep)[1]))
+            if p_flag[0]:
+                found.append(rep)
+            elif holds is None:
+                raise Unsettled(str(clingo.Symbol(rep)))  # type: ignore[call-arg]
+            elif holds(rep):
+                found.append(rep)
             if not step(atoms, p_it[0], p_it):
                 _handle_error(False)
         return found
 
 
-# signatures by name and arity (a signature is a value clingo keeps for good)
-_SIGNATURES: dict[tuple[str, int], int] = {}
+# signatures by name, arity and sign (a signature is a value clingo keeps for good)
+_SIGNATURES: dict[tuple[str, int, bool], int] = {}
 
 
 def _solutions(

@@ -261,3 +261,17 @@ def test_each_finding_node_is_linked_from_its_own_atom(engine: Engine) -> None:
     sources = [next(iter(graph.predecessors(n))) for n in missing]
     assert all(len(list(graph.predecessors(n))) == 1 for n in missing)
     assert sorted(sources) == ['atom:finding("claim.code_missing",warning,"95886")', 'atom:finding("claim.code_missing",warning,"95908")']
+
+
+def test_reading_the_answer_from_the_grounder_equals_solving(engine: Engine, valid_cases) -> None:
+    """An encounter evaluated alone without the trace reads its answer from the grounder when the rules
+    are stratified (LoadedProgram.stratified); with the solver instead, every valid case of the corpus
+    gives the same result."""
+    import copy
+
+    solving = copy.copy(engine)
+    solving.program = copy.copy(engine.program)
+    solving.program.stratified = False
+    cases = [c for c in valid_cases if not c.switches]
+    for case in cases:
+        assert engine.evaluate(case.encounter).to_dict() == solving.evaluate(case.encounter).to_dict(), case.name

@@ -265,3 +265,29 @@ def test_anonymous_variables_of_positive_atoms_are_named_for_grounding() -> None
     assert str(_name_anonymous(found[0])) == (
         "h(C,N) :- code(C,Anon__2); p(f(Anon__3,Anon__1)); not gone(C,_); N = #count { X: q(X,_) }."
     )
+
+
+@pytest.mark.parametrize(
+    ("program", "stratified"),
+    [
+        ("a(I) :- enc_x(I), not b(I). b(I) :- enc_y(I). c(N) :- N = #count { I : a(I) }, enc_x(_).", True),
+        ("a(I) :- enc_x(I), not b(I). b(I) :- enc_x(I), not a(I).", False),
+        ("a(I) :- enc_x(I), not a(I).", False),
+        ("a(N) :- enc_x(_), N = #count { I : a(I) }.", False),
+        (":- enc_x(I), enc_y(I).", False),
+        ("{ a(I) } :- enc_x(I).", False),
+        ("a(I) ; b(I) :- enc_x(I).", False),
+    ],
+)
+def test_the_loader_tells_stratified_rules(tmp_path: Path, program: str, stratified: bool) -> None:
+    """Source: reasoner/loader.py _is_stratified: normal rules with one atom as head and no predicate
+    depending on itself through negation or an aggregate are stratified (the answer is read from the
+    grounder without solving); a negative cycle, an aggregate through recursion, a constraint, a choice
+    or a disjunction is not."""
+    assert load_program(write_kb(tmp_path, program + "\n")).stratified is stratified
+
+
+def test_the_knowledge_base_is_stratified(engine) -> None:
+    """Source: docs/knowledge-base.md "How to add a rule": the rules are stratified, so an evaluation
+    alone reads its answer from the grounder."""
+    assert engine.program.stratified is True

@@ -135,3 +135,15 @@ def test_a_constant_definition_leaves_every_message_rule_to_clingo(tmp_path: Pat
     assert [r.message for r in load_program(main).rules] == ["t.x"]
     (tmp_path / "rules.lp").write_text("#const top = 4.\n" + rule)
     assert [r.message for r in load_program(main).rules] == [""]
+
+
+def test_an_atom_the_grounder_left_open_is_reported_without_a_model() -> None:
+    """Source: reasoner/messages.py Atoms.values: with no model to ask, an atom that is not a fact after
+    grounding raises Unsettled (the engine then solves); facts are read as they are."""
+    ctl = clingo.Control()
+    ctl.add("base", [], "fact(1). fact(2). {open(1)}.")
+    ctl.ground([("base", [])])
+    atoms = messages.Atoms(ctl)
+    assert sorted(terms.term(r).arguments[0].number for r in atoms.values("fact", 1)) == [1, 2]
+    with pytest.raises(messages.Unsettled, match=r"open\(1\)"):
+        atoms.values("open", 1)
