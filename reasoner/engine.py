@@ -68,8 +68,9 @@ class Engine:
         self._shows: dict[int, tuple[list[ast.AST], list[tuple[str, int, bool]] | None]] = {}
         # the message rules an encounter evaluated alone leaves to the reasoner, by finding
         self._messages: dict[str, list[messages.MessageRule]] = {}
+        # (check rules under "")
         for rule in self.program.rules:
-            if rule.message:
+            if rule.message or rule.check:
                 self._messages.setdefault(rule.message, []).append(messages.compile_rule(rule.single))
         self._controls = _Controls(self.program.declarations_text(), self._static_atoms)
         weakref.finalize(self, self._controls.stop)
@@ -231,7 +232,8 @@ class Engine:
         for stm in statements:
             kind = stm.ast_type
             if kind == ast.ASTType.ShowSignature:
-                sigs.append((stm.name, stm.arity, stm.positive))
+                if stm.name or stm.arity:  # "#show." only hides what is not listed
+                    sigs.append((stm.name, stm.arity, stm.positive))
             elif kind == ast.ASTType.ShowTerm:
                 sigs = None
                 break
@@ -255,7 +257,7 @@ class Engine:
             atoms.append(atom)
             if atom.name == "finding" and atom.arguments[0].string in self._messages:
                 found.append(tuple(a._rep for a in atom.arguments))
-        if found:
+        if found or "" in self._messages:
             by_parts = _SHOWN_BY_PARTS
             for name, args in messages.evaluate(self._messages, found, grounded):
                 atom = by_parts.get((name, args))

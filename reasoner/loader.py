@@ -48,7 +48,7 @@ import clingo
 from clingo import ast
 
 from .guards import GuardSet, derive as derive_guards
-from .messages import finding_of as message_of
+from .messages import finding_of as message_of, is_check
 
 MARKER = "rule"
 PROV_PREFIX = "_prov_"
@@ -405,6 +405,9 @@ class EncounterRule:
     # codes it fills. An encounter evaluated alone does not ground it; the
     # reasoner evaluates it when the finding holds.
     message: str = ""
+    # A check rule (kb_fault/2, reasoner/messages.py): an encounter evaluated
+    # alone does not ground it either; the reasoner evaluates it.
+    check: bool = False
 
 
 @dataclass(frozen=True)
@@ -624,10 +627,10 @@ class LoadedProgram:
         # Show the output predicates the chosen rules define. (Evaluations run
         # with the atom-undefined message off: a subset of the rules is
         # grounded, so atoms no chosen rule defines are expected.)
-        # An encounter alone leaves its message rules to the reasoner
-        # (reasoner/messages.py).
+        # An encounter alone leaves its message and check rules to the
+        # reasoner (reasoner/messages.py).
         for i, rule in enumerate(self.rules):
-            if single and rule.message:
+            if single and (rule.message or rule.check):
                 chosen[i] = False
         defined: set[Signature] = set()
         for i, rule in enumerate(self.rules):
@@ -886,6 +889,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
                         "\n".join(str(tw) for tw in collector.twins.get(index, [])),
                         bool(collector.twins.get(index)),
                         message=(message_of(stm) or "") if evaluable and not collector.twins.get(index) else "",
+                        check=evaluable and not collector.twins.get(index) and is_check(stm),
                     )
                 )
             elif any(h in used for h in d.heads):

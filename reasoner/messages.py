@@ -1,27 +1,41 @@
-"""Message rules evaluated by the reasoner for an encounter evaluated alone.
+"""Rules whose conclusions only the result reads, evaluated by the reasoner for an encounter
+evaluated alone.
 
 A message rule fills the message or the codes of one finding::
 
     finding_arg("necessity.max_studies", K, count, N) :-
         finding("necessity.max_studies", warning, K), study_amount(K, N).
 
-Nothing reads its head but the result, and it can hold only when its finding
-does. clingo's grounder costs about as much for a rule that does not fire
-as for one that does (docs/performance.md), and most findings do not fire
-for a given encounter, so an encounter evaluated alone does not ground these
-rules: once the grounder has derived the encounter's atoms, the reasoner
-evaluates the message rules of the findings that hold, over the same atoms
-(:func:`evaluate`). A batch grounds them with the other rules, where their
-cost is shared by the batch; tests/test_api.py checks that both ways, and
-the whole knowledge base grounded as written, give the same results.
+A check rule names a conclusion the knowledge base must never reach::
+
+    kb_fault("an add-on code without an eligible primary", A) :-
+        code(A, _), cpt_addon(A), not addon_has_primary(A).
+
+Nothing reads their heads but the result; a message rule can hold only when
+its finding does, and a check rule never holds unless the knowledge base is
+wrong. clingo's grounder costs about as much for a rule that does not fire
+as for one that does (docs/performance.md), so an encounter evaluated alone
+does not ground these rules: once the grounder has derived the encounter's
+atoms, the reasoner evaluates the message rules of the findings that hold,
+and every check rule, over the same atoms (:func:`evaluate`). A batch
+grounds them with the other rules, where their cost is shared by the batch;
+tests/test_api.py checks that both ways, and the whole knowledge base
+grounded as written, give the same results.
 
 A rule is a message rule (:func:`finding_of`) when its head is
 ``finding_arg/4`` or ``finding_code/3``, its body holds one ``finding/3``
-literal whose first argument is a string, every body literal is a positive
-atom, and every term is a constant, a variable or a function or tuple of
-such terms. Any other rule with such a head is grounded as usual. The rules
-are written and read as clingo rules: the evaluation here is a plain
-conjunctive query, each atom true when it is true in the model.
+literal whose first argument is a string, and every body literal is a
+positive atom. It is a check rule (:func:`is_check`) when its head is
+``kb_fault/2`` and its body is made of positive atoms, negative atoms,
+comparisons and ``#count``/``#sum`` aggregates whose conditions are positive
+atoms, each variable of a negative atom, a comparison or an aggregate guard
+bound by the positive atoms (or by an aggregate assigning it with ``=``)
+before it. Every term is a constant, a variable, or a function or tuple of
+such terms (no arithmetic). Any other rule is grounded as usual. The rules
+are written and read as clingo rules: the evaluation here follows clingo's
+semantics for this fragment over a stratified program whose lower strata are
+settled, each atom true when it is true in the model, symbols compared in
+clingo's order.
 """
 
 from __future__ import annotations
@@ -38,6 +52,17 @@ from . import terms
 
 HEADS = frozenset({("finding_arg", 4), ("finding_code", 3)})
 FINDING = ("finding", 3)
+CHECK = ("kb_fault", 2)
+
+_OPS = {
+    ast.ComparisonOperator.LessThan: "<",
+    ast.ComparisonOperator.LessEqual: "<=",
+    ast.ComparisonOperator.GreaterThan: ">",
+    ast.ComparisonOperator.GreaterEqual: ">=",
+    ast.ComparisonOperator.Equal: "=",
+    ast.ComparisonOperator.NotEqual: "!=",
+}
+_FUNCTIONS = {ast.AggregateFunction.Count: "count", ast.AggregateFunction.Sum: "sum", ast.AggregateFunction.SumPlus: "sum+"}
 
 # A term pattern: ("c", value) a constant (its clingo symbol value), ("v", name)
 # a variable, ("_",) the anonymous variable, ("f", name, patterns) a function or
@@ -86,6 +111,108 @@ def finding_of(rule: ast.AST) -> str | None:
     return found[0]
 
 
+def _anonymous(term: ast.AST) -> bool:
+    """Whether a term holds an anonymous variable."""
+    if term.ast_type == ast.ASTType.Variable:
+        return term.name == "_"
+    if term.ast_type == ast.ASTType.Function:
+        return any(_anonymous(a) for a in term.arguments)
+    return False
+
+
+def _names(term: ast.AST) -> set[str]:
+    """The named variables of a term (anonymous ones left out)."""
+    if term.ast_type == ast.ASTType.Variable:
+        return set() if term.name == "_" else {term.name}
+    if term.ast_type == ast.ASTType.Function:
+        return set().union(*(_names(a) for a in term.arguments)) if term.arguments else set()
+    return set()
+
+
+def _checked_body(body: list[ast.AST]) -> list[ast.AST] | None:
+    """The body literals in evaluation order (positive atoms first, the others as written), or None
+    if one is outside the fragment :func:`is_check` accepts or uses a variable not bound before it."""
+    positive: list[ast.AST] = []
+    others: list[ast.AST] = []
+    for lit in body:
+        if lit.ast_type != ast.ASTType.Literal:
+            return None
+        atom = lit.atom
+        if atom.ast_type == ast.ASTType.SymbolicAtom:
+            if atom.symbol.ast_type != ast.ASTType.Function or not _supported(atom.symbol):
+                return None
+            if lit.sign == ast.Sign.NoSign:
+                positive.append(lit)
+            elif lit.sign == ast.Sign.Negation:
+                others.append(lit)
+            else:
+                return None
+        elif atom.ast_type in (ast.ASTType.Comparison, ast.ASTType.BodyAggregate) and lit.sign == ast.Sign.NoSign:
+            others.append(lit)
+        else:
+            return None
+    bound: set[str] = set()
+    for lit in positive:
+        bound |= _names(lit.atom.symbol)
+    for lit in others:
+        atom = lit.atom
+        if atom.ast_type == ast.ASTType.SymbolicAtom:
+            if not _names(atom.symbol) <= bound:
+                return None
+        elif atom.ast_type == ast.ASTType.Comparison:
+            if len(atom.guards) != 1 or not _supported(atom.term) or not _supported(atom.guards[0].term):
+                return None
+            if _anonymous(atom.term) or _anonymous(atom.guards[0].term):
+                return None
+            if not (_names(atom.term) | _names(atom.guards[0].term)) <= bound:
+                return None
+        else:
+            if atom.function not in _FUNCTIONS or atom.right_guard is not None and atom.left_guard is not None:
+                return None
+            for element in atom.elements:
+                local = set(bound)
+                for cond in element.condition:
+                    if cond.ast_type != ast.ASTType.Literal or cond.sign != ast.Sign.NoSign:
+                        return None
+                    if cond.atom.ast_type != ast.ASTType.SymbolicAtom or cond.atom.symbol.ast_type != ast.ASTType.Function:
+                        return None
+                    if not _supported(cond.atom.symbol):
+                        return None
+                    local |= _names(cond.atom.symbol)
+                if not all(_supported(t) and not _anonymous(t) and _names(t) <= local for t in element.terms):
+                    return None
+            guard = atom.left_guard or atom.right_guard
+            if guard is None or not _supported(guard.term) or _anonymous(guard.term):
+                return None
+            unbound = _names(guard.term) - bound
+            if unbound:
+                # only "N = #agg{...}" may bind a variable
+                if guard.comparison != ast.ComparisonOperator.Equal or guard.term.ast_type != ast.ASTType.Variable:
+                    return None
+                bound |= unbound
+    return positive + others
+
+
+def is_check(rule: ast.AST) -> bool:
+    """Whether ``rule`` is a check rule (see the module documentation)."""
+    if rule.ast_type != ast.ASTType.Rule or rule.head.ast_type != ast.ASTType.Literal:
+        return False
+    head = _atom_of(rule.head)
+    if head is None or (head.name, len(head.arguments)) != CHECK or not _supported(head):
+        return False
+    ordered = _checked_body(list(rule.body))
+    if ordered is None:
+        return False
+    bound: set[str] = set()
+    for lit in ordered:
+        atom = lit.atom
+        if atom.ast_type == ast.ASTType.SymbolicAtom and lit.sign == ast.Sign.NoSign:
+            bound |= _names(atom.symbol)
+        elif atom.ast_type == ast.ASTType.BodyAggregate:
+            bound |= _names((atom.left_guard or atom.right_guard).term)
+    return _names(head) <= bound
+
+
 def _pattern(term: ast.AST) -> Pattern:
     kind = term.ast_type
     if kind == ast.ASTType.SymbolicTerm:
@@ -99,36 +226,69 @@ def _pattern(term: ast.AST) -> Pattern:
     return ("f", term.name, tuple(args))
 
 
+# A body literal compiled: ("pos", name, patterns), ("neg", name, patterns),
+# ("cmp", op, left, right), or ("agg", function, elements, op, guard, guard_left) with
+# elements ((term patterns, ((name, patterns), ...)), ...): guard op value when
+# guard_left, else value op guard.
+Literal = tuple[Any, ...]
+
+
 @dataclass(frozen=True)
 class MessageRule:
-    """A message rule compiled for :func:`evaluate`: the head's name and argument patterns, the
-    pattern of its finding literal, and the other body atoms in order, each (name, patterns)."""
+    """A rule compiled for :func:`evaluate`: the head's name and argument patterns, the finding it
+    hangs off and the pattern of that finding literal (a message rule; "" and () for a check rule),
+    and the other body literals in evaluation order."""
 
     finding: str
     head: tuple[str, tuple[Pattern, ...]]
     finding_args: tuple[Pattern, ...]
-    body: tuple[tuple[str, tuple[Pattern, ...]], ...]
+    body: tuple[Literal, ...]
+
+
+def _literal(lit: ast.AST) -> Literal:
+    atom = lit.atom
+    if atom.ast_type == ast.ASTType.SymbolicAtom:
+        kind = "pos" if lit.sign == ast.Sign.NoSign else "neg"
+        return (kind, atom.symbol.name, tuple(_pattern(a) for a in atom.symbol.arguments))
+    if atom.ast_type == ast.ASTType.Comparison:
+        guard = atom.guards[0]
+        return ("cmp", _OPS[guard.comparison], _pattern(atom.term), _pattern(guard.term))
+    elements = tuple(
+        (
+            tuple(_pattern(t) for t in element.terms),
+            tuple((c.atom.symbol.name, tuple(_pattern(a) for a in c.atom.symbol.arguments)) for c in element.condition),
+        )
+        for element in atom.elements
+    )
+    guard = atom.left_guard or atom.right_guard
+    return ("agg", _FUNCTIONS[atom.function], elements, _OPS[guard.comparison], _pattern(guard.term), atom.left_guard is not None)
 
 
 def compile_rule(text: str) -> MessageRule:
-    """Compile the message rule written as ``text`` (one rule, as :func:`finding_of` accepts)."""
+    """Compile the message or check rule written as ``text`` (one rule, as :func:`finding_of` or
+    :func:`is_check` accepts)."""
     rules: list[ast.AST] = []
     ast.parse_string(text, lambda s: rules.append(s) if s.ast_type == ast.ASTType.Rule else None)
     (rule,) = rules
+    head = _atom_of(rule.head)
+    compiled_head = (head.name, tuple(_pattern(a) for a in head.arguments))
+    if is_check(rule):
+        ordered = _checked_body(list(rule.body))
+        assert ordered is not None
+        return MessageRule("", compiled_head, (), tuple(_literal(lit) for lit in ordered))
     finding = finding_of(rule)
     if finding is None:
-        raise ValueError(f"not a message rule: {text}")
-    head = _atom_of(rule.head)
+        raise ValueError(f"neither a message rule nor a check rule: {text}")
     finding_args: tuple[Pattern, ...] = ()
-    body: list[tuple[str, tuple[Pattern, ...]]] = []
+    body: list[Literal] = []
     for lit in rule.body:
         atom = _atom_of(lit)
         patterns = tuple(_pattern(a) for a in atom.arguments)
         if (atom.name, len(atom.arguments)) == FINDING and not finding_args:
             finding_args = patterns
         else:
-            body.append((atom.name, patterns))
-    return MessageRule(finding, (head.name, tuple(_pattern(a) for a in head.arguments)), finding_args, tuple(body))
+            body.append(("pos", atom.name, patterns))
+    return MessageRule(finding, compiled_head, finding_args, tuple(body))
 
 
 def _match(pattern: Pattern, rep: int, binding: dict[str, int]) -> bool:
@@ -183,6 +343,7 @@ class Atoms:
         self._end = _ffi.new("clingo_symbolic_atom_iterator_t*")
         self._flag = _ffi.new("bool*")
         self._sym = _ffi.new("clingo_symbol_t*")
+        self._args = _ffi.new("clingo_symbol_t[]", 16)
 
     def of(self, name: str, arity: int) -> list[tuple[int, tuple[int, ...]]]:
         """The true atoms name/arity, each as its symbol value and its arguments' values."""
@@ -192,6 +353,31 @@ class Atoms:
             parts = self._reader.parts
             found = self._read[key] = [(rep, parts(rep)[1]) for rep in self.values(name, arity)]
         return found
+
+    def holds(self, name: str, args: list[int]) -> bool:
+        """Whether the atom ``name(args...)`` (argument symbol values) is true."""
+        c_name = _C_NAMES.get(name)
+        if c_name is None:
+            c_name = _C_NAMES[name] = _ffi.new("char[]", name.encode())
+        n = len(args)
+        c_args = self._args if n <= len(self._args) else _ffi.new("clingo_symbol_t[]", n)
+        c_args[0:n] = args
+        atoms, p_it, p_flag, p_sym = self._atoms, self._it, self._flag, self._sym
+        if not (
+            _lib.clingo_symbol_create_function(c_name, c_args, n, True, p_sym)
+            and _lib.clingo_symbolic_atoms_find(atoms, p_sym[0], p_it)
+            and _lib.clingo_symbolic_atoms_is_valid(atoms, p_it[0], p_flag)
+        ):
+            _handle_error(False)
+        if not p_flag[0]:
+            return False  # not in the grounder's domain: false
+        if not _lib.clingo_symbolic_atoms_is_fact(atoms, p_it[0], p_flag):
+            _handle_error(False)
+        if p_flag[0]:
+            return True
+        if self._holds is None:
+            raise Unsettled(str(clingo.Symbol(p_sym[0])))  # type: ignore[call-arg]
+        return self._holds(p_sym[0])
 
     def values(self, name: str, arity: int, positive: bool = True) -> list[int]:
         """The symbol values of the true atoms name/arity (``-name`` unless ``positive``)."""
@@ -233,30 +419,134 @@ class Atoms:
         return found
 
 
+# predicate names as C strings
+_C_NAMES: dict[str, Any] = {}
 # signatures by name, arity and sign (a signature is a value clingo keeps for good)
 _SIGNATURES: dict[tuple[str, int, bool], int] = {}
 
 
-def _solutions(
-    body: tuple[tuple[str, tuple[Pattern, ...]], ...], i: int, binding: dict[str, int], atoms: Atoms
+def _compare(left: int, op: str, right: int) -> bool:
+    """``left op right`` for two symbols, in clingo's order of symbols."""
+    if op == "=":
+        return left == right
+    if op == "!=":
+        return left != right
+    if op == "<":
+        return bool(_lib.clingo_symbol_is_less_than(left, right))
+    if op == ">":
+        return bool(_lib.clingo_symbol_is_less_than(right, left))
+    if op == "<=":
+        return not _lib.clingo_symbol_is_less_than(right, left)
+    return not _lib.clingo_symbol_is_less_than(left, right)  # ">="
+
+
+def _conjunction(
+    atoms_of: tuple[tuple[str, tuple[Pattern, ...]], ...], i: int, binding: dict[str, int], atoms: Atoms
 ) -> Iterator[dict[str, int]]:
-    if i == len(body):
+    """The bindings under which the positive atoms ``atoms_of[i:]`` all hold."""
+    if i == len(atoms_of):
         yield binding
         return
-    name, patterns = body[i]
+    name, patterns = atoms_of[i]
     for _, args in atoms.of(name, len(patterns)):
         extended = dict(binding)
         if all(_match(p, a, extended) for p, a in zip(patterns, args)):
-            yield from _solutions(body, i + 1, extended, atoms)
+            yield from _conjunction(atoms_of, i + 1, extended, atoms)
+
+
+def _aggregate(function: str, elements: tuple[Any, ...], binding: dict[str, int], atoms: Atoms) -> int:
+    """The value (a symbol) of a #count or #sum aggregate under ``binding``: over the distinct tuples
+    of its elements, a count, or the sum of the tuples' first terms that are integers (clingo leaves
+    out the others; #sum+ also the negative ones)."""
+    tuples: set[tuple[int, ...]] = set()
+    for patterns, condition in elements:
+        for solution in _conjunction(condition, 0, binding, atoms):
+            tuples.add(tuple(_build(p, solution) for p in patterns))
+    if function == "count":
+        return clingo.Number(len(tuples))._rep
+    total = 0
+    for values in tuples:
+        weight = terms.term(values[0]) if values else None
+        if weight is not None and weight.type is clingo.SymbolType.Number and (function == "sum" or weight.number > 0):
+            total += weight.number
+    return clingo.Number(total)._rep
+
+
+def _ground(patterns: tuple[Pattern, ...], binding: dict[str, int]) -> list[int] | None:
+    """The argument values of ``patterns`` under ``binding``, or None if one is not ground."""
+    out = []
+    for p in patterns:
+        kind = p[0]
+        if kind == "c":
+            out.append(p[1])
+        elif kind == "v" and p[1] in binding:
+            out.append(binding[p[1]])
+        elif kind == "f" and _bound(p, binding):
+            out.append(_build(p, binding))
+        else:
+            return None
+    return out
+
+
+def _bound(pattern: Pattern, binding: dict[str, int]) -> bool:
+    kind = pattern[0]
+    if kind == "c":
+        return True
+    if kind == "v":
+        return pattern[1] in binding
+    if kind == "_":
+        return False
+    return all(_bound(p, binding) for p in pattern[2])
+
+
+def _solutions(body: tuple[Literal, ...], i: int, binding: dict[str, int], atoms: Atoms) -> Iterator[dict[str, int]]:
+    if i == len(body):
+        yield binding
+        return
+    literal = body[i]
+    kind = literal[0]
+    if kind == "pos" or kind == "neg":
+        _, name, patterns = literal
+        ground = _ground(patterns, binding)
+        if ground is not None:
+            # every argument known: one lookup instead of reading the predicate
+            if atoms.holds(name, ground) == (kind == "pos"):
+                yield from _solutions(body, i + 1, binding, atoms)
+        elif kind == "pos":
+            for _, args in atoms.of(name, len(patterns)):
+                extended = dict(binding)
+                if all(_match(p, a, extended) for p, a in zip(patterns, args)):
+                    yield from _solutions(body, i + 1, extended, atoms)
+        else:
+            for _, args in atoms.of(name, len(patterns)):
+                scratch = dict(binding)  # every named variable is bound: matching binds nothing else
+                if all(_match(p, a, scratch) for p, a in zip(patterns, args)):
+                    return
+            yield from _solutions(body, i + 1, binding, atoms)
+    elif kind == "cmp":
+        _, op, left, right = literal
+        if _compare(_build(left, binding), op, _build(right, binding)):
+            yield from _solutions(body, i + 1, binding, atoms)
+    else:
+        _, function, elements, op, guard, guard_left = literal
+        value = _aggregate(function, elements, binding, atoms)
+        if guard[0] == "v" and guard[1] not in binding:
+            yield from _solutions(body, i + 1, {**binding, guard[1]: value}, atoms)
+        elif _compare(_build(guard, binding), op, value) if guard_left else _compare(value, op, _build(guard, binding)):
+            yield from _solutions(body, i + 1, binding, atoms)
 
 
 def evaluate(
     rules: dict[str, list[MessageRule]], findings: list[tuple[int, ...]], atoms: Atoms
 ) -> list[tuple[str, tuple[int, ...]]]:
-    """The head atoms (name, argument symbol values) the message ``rules`` (by finding) derive for
-    the ``findings`` that hold (each the symbol values of a finding/3 atom's arguments), without
-    repeats, in the order derived."""
+    """The head atoms (name, argument symbol values) the rules derive: the message ``rules`` (by
+    finding) for the ``findings`` that hold (each the symbol values of a finding/3 atom's
+    arguments), and the check rules (under ""), without repeats, in the order derived."""
     out: dict[tuple[str, tuple[int, ...]], None] = {}
+    for rule in rules.get("", ()):
+        name, patterns = rule.head
+        for solution in _solutions(rule.body, 0, {}, atoms):
+            out[(name, tuple(_build(p, solution) for p in patterns))] = None
     for args in findings:
         first = terms.term(args[0])
         for rule in rules.get(first.string, ()):

@@ -147,3 +147,59 @@ def test_an_atom_the_grounder_left_open_is_reported_without_a_model() -> None:
     assert sorted(terms.term(r).arguments[0].number for r in atoms.values("fact", 1)) == [1, 2]
     with pytest.raises(messages.Unsettled, match=r"open\(1\)"):
         atoms.values("open", 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "evaluated"),
+    [
+        ('kb_fault("x", C) :- bill_unit(C, _), not in_force(C).', True),
+        ('kb_fault("x", (A, B)) :- code(A, _), code(B, _), A < B.', True),
+        ('kb_fault("x", N) :- code(C, _), N = #sum { U, D : code(D, U) }, N > 4.', True),
+        ('kb_fault("x", N) :- code(C, _), #count { D : code(D, _) } > 2, N = 1.', False),  # N bound by "="
+        ('kb_fault("x", C) :- code(C, _), not gone(C, _).', True),
+        ('kb_fault("x", C) :- code(C, _), not gone(D).', False),  # D bound by nothing
+        ('kb_fault("x", C) :- code(C, N), N > M.', False),
+        ('kb_fault("x", C) :- code(C, N), N + 1 > 4.', False),
+        ('kb_fault("x", C) :- code(C, N), M = #min { U : code(_, U) }.', False),
+        ('kb_fault("x", C) :- code(C, N), M = #count { U : code(_, U), not gone(U) }.', False),
+        ('kb_fault("x", C) :- code(C, _), not not in_force(C).', False),
+        ('kb_fault("x", C, D) :- code(C, D).', False),
+    ],
+)
+def test_which_check_rules_the_reasoner_evaluates(text: str, evaluated: bool) -> None:
+    """Source: reasoner/messages.py is_check: positive and negative atoms, comparisons and #count/#sum
+    aggregates over positive atoms, every variable bound before it is used (an aggregate may bind one
+    with "="), no arithmetic; anything else is grounded."""
+    assert messages.is_check(_rule(text)) is evaluated
+
+
+CHECK_DATA = """
+bill_unit("95860", 1). bill_unit("95870", 1). in_force("95860").
+code("95885", 3). code("95886", 2). code("95860", 1). code("95907", 1). code("95908", 1).
+limb_addon("95885"). limb_addon("95886").
+emg_family("95860", no_ncs). emg_family("95885", with_ncs). emg_family("95886", with_ncs).
+cpt_addon("95885"). cpt_addon("95886"). addon_has_primary("95885").
+code_group("95907", ncs_studies). code_group("95908", ncs_studies).
+"""
+
+
+def test_the_knowledge_base_check_rules_fire_as_clingo_fires_them(engine) -> None:
+    """Source: kb/rules/codes.lp (the five knowledge-base fault checks): over atoms that break every one
+    of them, the reasoner's evaluation derives the kb_fault atoms clingo grounds from the same rules
+    (a negative atom, a comparison, a #sum aggregate bound with "=" and compared), and none over
+    atoms that break none."""
+    texts = [r.single for r in engine.program.rules if r.check]
+    assert len(texts) == 5
+    for data, count in ((CHECK_DATA, 6), ('code("95860", 1). in_force("95860"). emg_family("95860", no_ncs).', 0)):
+        expected_ctl = clingo.Control(["--warn=none"])
+        expected_ctl.add("base", [], data + "\n".join(texts) + "\n#show kb_fault/2.")
+        expected_ctl.ground([("base", [])])
+        with expected_ctl.solve(yield_=True) as handle:
+            expected = sorted(str(s) for m in handle for s in m.symbols(shown=True))
+        assert len(expected) == count
+        ctl = clingo.Control(["--warn=none"])
+        ctl.add("base", [], data)
+        ctl.ground([("base", [])])
+        derived = messages.evaluate({"": [messages.compile_rule(t) for t in texts]}, [], messages.Atoms(ctl))
+        got = sorted(str(clingo.Function(n, [terms.term(r).symbol() for r in a])) for n, a in derived)
+        assert got == expected
