@@ -67,11 +67,12 @@ class Engine:
         # the shown signatures of recent selections (see _shown_signatures)
         self._shows: dict[int, tuple[list[ast.AST], list[tuple[str, int, bool]] | None]] = {}
         # the message rules an encounter evaluated alone leaves to the reasoner, by finding
-        self._messages: dict[str, list[messages.MessageRule]] = {}
-        # (check rules under "")
+        # (check rules under ""), compiled when first needed
+        texts: dict[str, list[str]] = {}
         for rule in self.program.rules:
             if rule.message or rule.check:
-                self._messages.setdefault(rule.message, []).append(messages.compile_rule(rule.single))
+                texts.setdefault(rule.message, []).append(rule.single)
+        self._messages = messages.Compiled(texts)
         self._controls = _Controls(self.program.declarations_text(), self._static_atoms)
         weakref.finalize(self, self._controls.stop)
         # The parsed knowledge base is many long-lived objects; keep the cyclic

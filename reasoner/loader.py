@@ -455,6 +455,11 @@ class LoadedProgram:
     # _is_stratified): then the grounder alone settles every atom, and an
     # evaluation reads the answer from it without solving.
     stratified: bool = False
+    # Each encounter rule's text (with and without the encounter argument, its
+    # twins', the projections') as handed to the grounder: with the anonymous
+    # variables of positive body atoms named (_name_anonymous), worked out
+    # once at load.
+    named: dict[str, str] = field(default_factory=dict)
     _cache: dict[tuple[frozenset[Signature], bool, bool, frozenset[int] | None], list[ast.AST]] = field(
         default_factory=dict, repr=False
     )
@@ -662,7 +667,7 @@ class LoadedProgram:
         for part in parts:
             parsed = self._parsed.get(part)
             if parsed is None:
-                parsed = self._parsed[part] = [_name_anonymous(stm) for stm in _parse(part)]
+                parsed = self._parsed[part] = _parse(self.named.get(part, part))
             statements.extend(parsed)
         self._cache[key] = statements
         return statements
@@ -686,23 +691,30 @@ def _name_anonymous(stm: ast.AST) -> ast.AST:
     literals, aggregate elements, conditions) are left as they are: there
     ``_`` means "any value", which a named variable would not.
     """
-    if stm.ast_type != ast.ASTType.Rule or not any(
-        lit.ast_type == ast.ASTType.Literal
-        and lit.sign == ast.Sign.NoSign
-        and lit.atom.ast_type == ast.ASTType.SymbolicAtom
-        and "_" in _variables(lit)
-        for lit in stm.body
-    ):
+    if stm.ast_type != ast.ASTType.Rule:
         return stm
-    used = _variables(stm)
-    namer = _AnonNamer(used)
-    body = [
-        namer(lit)
-        if lit.ast_type == ast.ASTType.Literal and lit.sign == ast.Sign.NoSign and lit.atom.ast_type == ast.ASTType.SymbolicAtom
-        else lit
+    positive = [
+        lit.ast_type == ast.ASTType.Literal and lit.sign == ast.Sign.NoSign and lit.atom.ast_type == ast.ASTType.SymbolicAtom
         for lit in stm.body
     ]
+    if not any(is_positive and _ANONYMOUS.search(str(lit)) for is_positive, lit in zip(positive, stm.body)):
+        return stm
+    # the only names a fresh one could meet are those of this form
+    namer = _AnonNamer(set(re.findall(r"\bAnon__\d+\b", str(stm))))
+    body = [namer(lit) if is_positive else lit for is_positive, lit in zip(positive, stm.body)]
     return ast.Rule(stm.location, stm.head, body)
+
+
+# an anonymous variable in program text: "_" not part of a name (a string holding
+# one only costs a closer look)
+_ANONYMOUS = re.compile(r"(?<![A-Za-z0-9_'])_(?![A-Za-z0-9_'])")
+
+
+def _named_text(text: str) -> str:
+    """Program text with the anonymous variables of positive body atoms named (_name_anonymous)."""
+    if not _ANONYMOUS.search(text):
+        return text
+    return "\n".join(str(_name_anonymous(stm)) for stm in _parse(text))
 
 
 def _is_input(sig: Signature) -> bool:
@@ -858,6 +870,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
     declarations: list[str] = []
     shown: list[Signature] = []
     encounter_rules: list[EncounterRule] = []
+    grounded: list[ast.AST] = []  # the encounter rules, their twins and projections (for _is_stratified)
     # Message rules are evaluated by the reasoner as written; a constant
     # definition would change what they mean, so with one they are all grounded.
     evaluable = not any(d.kind == ast.ASTType.Definition for d in described)
@@ -876,6 +889,8 @@ def _split(collector: _Provenance) -> LoadedProgram:
                 for _, body in twin_sigs.get(index, []):
                     reads.update(b for b in body if b not in dynamic)
                     uses.update(b for b in body if b in dynamic)
+                grounded.append(stm)
+                grounded.extend(collector.twins.get(index, []))
                 encounter_rules.append(
                     EncounterRule(
                         with_k(stm),
@@ -921,6 +936,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
             atom = f"{name}({variables})" if arity else name
             single = f"{atom} :- {prov_name(sig)}(_,{atom},_,_,_)."
             (parsed,) = _parse(single)
+            grounded.append(parsed)
             projections[sig] = (with_k(parsed), single)
             shown.append((prov_name(sig), 5))
     return LoadedProgram(
@@ -934,6 +950,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
         keyed_tables,
         shown=tuple(shown),
         projections=projections,
+        stratified=_is_stratified(grounded),
     )
 
 
@@ -1006,8 +1023,8 @@ def _compute_guards(program: LoadedProgram) -> None:
     program.rules = [replace(rule, guards=ids) for rule, ids in zip(program.rules, per_rule)]
 
 
-def _is_stratified(program: LoadedProgram) -> bool:
-    """Whether the encounter rules, with their twins and projections, are normal rules whose head is
+def _is_stratified(statements: Iterable[ast.AST]) -> bool:
+    """Whether ``statements`` (the encounter rules, with their twins and projections) are normal rules whose head is
     one atom (no constraint, choice, disjunction, optimisation or external), and no predicate
     depends on itself through a negative literal, an aggregate or a conditional literal.
 
@@ -1016,29 +1033,31 @@ def _is_stratified(program: LoadedProgram) -> bool:
     """
     import networkx as nx  # noqa: PLC0415
 
-    texts = [t for r in program.rules for t in (r.single, r.single_twins) if t]
-    texts += [single for _, single in program.projections.values()]
     graph: nx.DiGraph = nx.DiGraph()
     negative: set[tuple[Signature, Signature]] = set()
-    for text in texts:
-        for stm in _parse(text):
-            if stm.ast_type != ast.ASTType.Rule:
-                return False
-            head = stm.head
-            if head.ast_type != ast.ASTType.Literal or head.sign != ast.Sign.NoSign:
-                return False
-            if head.atom.ast_type != ast.ASTType.SymbolicAtom:
-                return False
-            sig = _signature(head.atom.symbol)
-            if sig is None:
-                return False
-            graph.add_node(sig)
-            for lit in stm.body:
-                direct = lit.ast_type == ast.ASTType.Literal and lit.atom.ast_type == ast.ASTType.SymbolicAtom
-                for body_sig in _atoms(lit):
-                    graph.add_edge(body_sig, sig)
-                    if not direct or lit.sign != ast.Sign.NoSign:
-                        negative.add((body_sig, sig))
+    for stm in statements:
+        if stm.ast_type != ast.ASTType.Rule:
+            return False
+        head = stm.head
+        if head.ast_type != ast.ASTType.Literal or head.sign != ast.Sign.NoSign:
+            return False
+        if head.atom.ast_type != ast.ASTType.SymbolicAtom:
+            return False
+        sig = _signature(head.atom.symbol)
+        if sig is None:
+            return False
+        graph.add_node(sig)
+        for lit in stm.body:
+            direct = lit.ast_type == ast.ASTType.Literal and lit.atom.ast_type == ast.ASTType.SymbolicAtom
+            if direct:
+                found = _signature(lit.atom.symbol)
+                body_sigs = [found] if found is not None else []
+            else:
+                body_sigs = _atoms(lit)
+            for body_sig in body_sigs:
+                graph.add_edge(body_sig, sig)
+                if not direct or lit.sign != ast.Sign.NoSign:
+                    negative.add((body_sig, sig))
     for component in nx.strongly_connected_components(graph):
         if any((a, b) in negative for a in component for b in component if graph.has_edge(a, b)):
             return False
@@ -1063,7 +1082,9 @@ def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
     program = _split(collector)
     _precompute_static(program)
     _compute_guards(program)
-    program.stratified = _is_stratified(program)
+    texts = [t for r in program.rules for t in (r.text, r.twins, r.single, r.single_twins) if t]
+    texts += [t for pair in program.projections.values() for t in pair]
+    program.named = {t: _named_text(t) for t in texts}
     static_marked = [m for m in collector.marked if m.signature not in program.dynamic]
     if static_marked:
         m = static_marked[0]

@@ -291,6 +291,27 @@ def compile_rule(text: str) -> MessageRule:
     return MessageRule(finding, compiled_head, finding_args, tuple(body))
 
 
+class Compiled:
+    """The rules the reasoner evaluates, by finding ("" for the check rules), each compiled the first
+    time it is needed (a new process evaluating one encounter compiles only the few it meets)."""
+
+    def __init__(self, texts: dict[str, list[str]]) -> None:
+        self._texts = texts
+        self._compiled: dict[str, list[MessageRule]] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._texts
+
+    def get(self, key: str, default: Any = ()) -> list[MessageRule] | Any:
+        found = self._compiled.get(key)
+        if found is None:
+            texts = self._texts.get(key)
+            if texts is None:
+                return default
+            found = self._compiled[key] = [compile_rule(text) for text in texts]
+        return found
+
+
 def _match(pattern: Pattern, rep: int, binding: dict[str, int]) -> bool:
     """Whether the symbol ``rep`` matches ``pattern`` under ``binding`` (extended in place)."""
     kind = pattern[0]
@@ -537,7 +558,7 @@ def _solutions(body: tuple[Literal, ...], i: int, binding: dict[str, int], atoms
 
 
 def evaluate(
-    rules: dict[str, list[MessageRule]], findings: list[tuple[int, ...]], atoms: Atoms
+    rules: Compiled | dict[str, list[MessageRule]], findings: list[tuple[int, ...]], atoms: Atoms
 ) -> list[tuple[str, tuple[int, ...]]]:
     """The head atoms (name, argument symbol values) the rules derive: the message ``rules`` (by
     finding) for the ``findings`` that hold (each the symbol values of a finding/3 atom's
