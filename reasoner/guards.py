@@ -84,7 +84,8 @@ class Guard:
 #   ("range", source, rows, comparisons)     a reference column filtered by comparisons with them
 Source = tuple[Any, ...]
 
-_OPERATORS = {
+# clingo's comparison operators as written (shared by reasoner/loader.py and reasoner/messages.py)
+OPERATORS = {
     ast.ComparisonOperator.LessThan: "<",
     ast.ComparisonOperator.LessEqual: "<=",
     ast.ComparisonOperator.GreaterThan: ">",
@@ -379,7 +380,7 @@ def _body(rule: ast.AST, dynamic: set[Signature], is_input: Callable[[Signature]
         atom = lit.atom
         if atom.ast_type == ast.ASTType.Comparison:
             if lit.sign == ast.Sign.NoSign and len(atom.guards) == 1:
-                op = _OPERATORS.get(atom.guards[0].comparison)
+                op = OPERATORS.get(atom.guards[0].comparison)
                 if op is not None:
                     body.comparisons.append((atom.term, op, atom.guards[0].term))
             continue

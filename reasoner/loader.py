@@ -47,7 +47,7 @@ from collections.abc import Iterable, Sequence
 import clingo
 from clingo import ast
 
-from .guards import GuardSet, derive as derive_guards
+from .guards import OPERATORS, GuardSet, derive as derive_guards
 from .messages import finding_of as message_of, is_check
 
 MARKER = "rule"
@@ -100,14 +100,6 @@ def _string(location: ast.Location, text: str) -> ast.AST:
     return ast.SymbolicTerm(location, clingo.String(text))
 
 
-_OPS = {
-    ast.ComparisonOperator.Equal: "=",
-    ast.ComparisonOperator.NotEqual: "!=",
-    ast.ComparisonOperator.GreaterEqual: ">=",
-    ast.ComparisonOperator.GreaterThan: ">",
-    ast.ComparisonOperator.LessEqual: "<=",
-    ast.ComparisonOperator.LessThan: "<",
-}
 
 
 def _comparison_terms(location: ast.Location, comp: ast.AST) -> list[ast.AST]:
@@ -118,7 +110,7 @@ def _comparison_terms(location: ast.Location, comp: ast.AST) -> list[ast.AST]:
             ast.Function(
                 location,
                 "cmp",
-                [left, _string(location, _OPS[guard.comparison]), guard.term],
+                [left, _string(location, OPERATORS[guard.comparison]), guard.term],
                 0,
             )
         )
@@ -629,14 +621,14 @@ class LoadedProgram:
         # mode, for the load-time check, includes it here.
         parts = [stm.text for stm in self.static] if text else []
         parts.append(self.declarations)
-        # Show the output predicates the chosen rules define. (Evaluations run
-        # with the atom-undefined message off: a subset of the rules is
-        # grounded, so atoms no chosen rule defines are expected.)
         # An encounter alone leaves its message and check rules to the
         # reasoner (reasoner/messages.py).
         for i, rule in enumerate(self.rules):
             if single and (rule.message or rule.check):
                 chosen[i] = False
+        # Show the output predicates the chosen rules define. (Evaluations run
+        # with the atom-undefined message off: a subset of the rules is
+        # grounded, so atoms no chosen rule defines are expected.)
         defined: set[Signature] = set()
         for i, rule in enumerate(self.rules):
             if chosen[i]:

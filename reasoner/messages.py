@@ -49,19 +49,12 @@ from clingo import ast
 from clingo._internal import _ffi, _handle_error, _lib
 
 from . import terms
+from .guards import OPERATORS
 
 HEADS = frozenset({("finding_arg", 4), ("finding_code", 3)})
 FINDING = ("finding", 3)
 CHECK = ("kb_fault", 2)
 
-_OPS = {
-    ast.ComparisonOperator.LessThan: "<",
-    ast.ComparisonOperator.LessEqual: "<=",
-    ast.ComparisonOperator.GreaterThan: ">",
-    ast.ComparisonOperator.GreaterEqual: ">=",
-    ast.ComparisonOperator.Equal: "=",
-    ast.ComparisonOperator.NotEqual: "!=",
-}
 _FUNCTIONS = {ast.AggregateFunction.Count: "count", ast.AggregateFunction.Sum: "sum", ast.AggregateFunction.SumPlus: "sum+"}
 
 # A term pattern: ("c", value) a constant (its clingo symbol value), ("v", name)
@@ -228,7 +221,7 @@ def _pattern(term: ast.AST) -> Pattern:
 
 # A body literal compiled: ("pos", name, patterns), ("neg", name, patterns),
 # ("cmp", op, left, right), or ("agg", function, elements, op, guard, guard_left) with
-# elements ((term patterns, ((name, patterns), ...)), ...): guard op value when
+# elements ((term patterns, condition literals), ...): guard op value when
 # guard_left, else value op guard.
 Literal = tuple[Any, ...]
 
@@ -252,16 +245,13 @@ def _literal(lit: ast.AST) -> Literal:
         return (kind, atom.symbol.name, tuple(_pattern(a) for a in atom.symbol.arguments))
     if atom.ast_type == ast.ASTType.Comparison:
         guard = atom.guards[0]
-        return ("cmp", _OPS[guard.comparison], _pattern(atom.term), _pattern(guard.term))
+        return ("cmp", OPERATORS[guard.comparison], _pattern(atom.term), _pattern(guard.term))
     elements = tuple(
-        (
-            tuple(_pattern(t) for t in element.terms),
-            tuple((c.atom.symbol.name, tuple(_pattern(a) for a in c.atom.symbol.arguments)) for c in element.condition),
-        )
+        (tuple(_pattern(t) for t in element.terms), tuple(_literal(c) for c in element.condition))
         for element in atom.elements
     )
     guard = atom.left_guard or atom.right_guard
-    return ("agg", _FUNCTIONS[atom.function], elements, _OPS[guard.comparison], _pattern(guard.term), atom.left_guard is not None)
+    return ("agg", _FUNCTIONS[atom.function], elements, OPERATORS[guard.comparison], _pattern(guard.term), atom.left_guard is not None)
 
 
 def compile_rule(text: str) -> MessageRule:
@@ -282,12 +272,11 @@ def compile_rule(text: str) -> MessageRule:
     finding_args: tuple[Pattern, ...] = ()
     body: list[Literal] = []
     for lit in rule.body:
-        atom = _atom_of(lit)
-        patterns = tuple(_pattern(a) for a in atom.arguments)
-        if (atom.name, len(atom.arguments)) == FINDING and not finding_args:
-            finding_args = patterns
+        compiled = _literal(lit)
+        if (compiled[1], len(compiled[2])) == FINDING and not finding_args:
+            finding_args = compiled[2]
         else:
-            body.append(("pos", atom.name, patterns))
+            body.append(compiled)
     return MessageRule(finding, compiled_head, finding_args, tuple(body))
 
 
@@ -461,27 +450,13 @@ def _compare(left: int, op: str, right: int) -> bool:
     return not _lib.clingo_symbol_is_less_than(left, right)  # ">="
 
 
-def _conjunction(
-    atoms_of: tuple[tuple[str, tuple[Pattern, ...]], ...], i: int, binding: dict[str, int], atoms: Atoms
-) -> Iterator[dict[str, int]]:
-    """The bindings under which the positive atoms ``atoms_of[i:]`` all hold."""
-    if i == len(atoms_of):
-        yield binding
-        return
-    name, patterns = atoms_of[i]
-    for _, args in atoms.of(name, len(patterns)):
-        extended = dict(binding)
-        if all(_match(p, a, extended) for p, a in zip(patterns, args)):
-            yield from _conjunction(atoms_of, i + 1, extended, atoms)
-
-
 def _aggregate(function: str, elements: tuple[Any, ...], binding: dict[str, int], atoms: Atoms) -> int:
     """The value (a symbol) of a #count or #sum aggregate under ``binding``: over the distinct tuples
     of its elements, a count, or the sum of the tuples' first terms that are integers (clingo leaves
     out the others; #sum+ also the negative ones)."""
     tuples: set[tuple[int, ...]] = set()
     for patterns, condition in elements:
-        for solution in _conjunction(condition, 0, binding, atoms):
+        for solution in _solutions(condition, 0, binding, atoms):
             tuples.add(tuple(_build(p, solution) for p in patterns))
     if function == "count":
         return clingo.Number(len(tuples))._rep

@@ -244,21 +244,9 @@ class AtomReader:
     def numbered(self, rep: int) -> tuple[int, str, tuple[int, ...]]:
         """The encounter number, the name and the other arguments' symbol values of the atom
         ``name(K, args...)`` of a batch model."""
-        p_name, p_args, p_size = self._p_name, self._p_args, self._p_size
-        if not _lib.clingo_symbol_name(rep, p_name) or not _lib.clingo_symbol_arguments(rep, p_args, p_size):
-            _handle_error(False)
-        c_name = p_name[0]
-        name = _NAMES.get(c_name)
-        if name is None:
-            name = _NAMES[c_name] = _ffi.string(c_name).decode()
-        reps = _ffi.unpack(p_args[0], p_size[0])
-        k = _NUMBERS.get(reps[0])
-        if k is None:
-            if len(_NUMBERS) >= TABLE_LIMIT:
-                _NUMBERS.clear()
-            k = _NUMBERS[reps[0]] = term(reps[0]).number
-        return k, name, tuple(reps[1:])
+        name, reps = self.parts(rep)
+        k = _TABLE.get(reps[0]) or term(reps[0])
+        return k.number, name, reps[1:]
 
 
 _NAMES: dict[Any, str] = {}  # by the address of the name's text (a cdata char*)
-_NUMBERS: dict[int, int] = {}  # encounter numbers by their symbol values

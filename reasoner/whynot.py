@@ -26,7 +26,8 @@ from clingo import ast
 
 from .engine import Engine
 from .terms import FactWriter
-from .loader import _OPS, ENCOUNTER, ENCOUNTER_VAR, is_prov_name
+from .guards import OPERATORS
+from .loader import ENCOUNTER, ENCOUNTER_VAR, is_prov_name
 from .result import Result
 
 MAX_DEPTH = 4
@@ -176,12 +177,12 @@ def _literal(lit: ast.AST) -> _Lit:
         return _Lit(kind, atom=_pattern(atom.symbol), text=str(lit))
     if atom.ast_type == ast.ASTType.Comparison:
         (guard,) = atom.guards
-        return _Lit("cmp", op=_OPS[guard.comparison], left=_pattern(atom.term), right=_pattern(guard.term), text=str(lit))
+        return _Lit("cmp", op=OPERATORS[guard.comparison], left=_pattern(atom.term), right=_pattern(guard.term), text=str(lit))
     if atom.ast_type == ast.ASTType.BodyAggregate:
         guard = atom.left_guard
         elements = [([_pattern(t) for t in e.terms], [_literal(c) for c in e.condition]) for e in atom.elements]
         function = {ast.AggregateFunction.Count: "count", ast.AggregateFunction.Sum: "sum"}.get(atom.function, "other")
-        return _Lit("agg", op=_OPS[guard.comparison], left=_pattern(guard.term), function=function, elements=elements, text=str(lit))
+        return _Lit("agg", op=OPERATORS[guard.comparison], left=_pattern(guard.term), function=function, elements=elements, text=str(lit))
     raise ValueError(f"unsupported literal {lit}")
 
 
