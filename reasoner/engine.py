@@ -14,10 +14,10 @@ from collections.abc import Iterable, Iterator, Mapping
 import clingo
 from clingo import ast
 
-from . import cache, messages, terms
+from . import cache, derive, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .loader import ENCOUNTER, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
-from .result import RawAtom, Result, ShownAtom, build_result
+from .result import Derived, RawAtom, Result, ShownAtom, build_result
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
 
@@ -73,6 +73,9 @@ class Engine:
             if rule.message or rule.check:
                 texts.setdefault(rule.message, []).append(rule.single)
         self._messages = messages.Compiled(texts)
+        # each marked rule's twins compiled for the reasoner (derive.py), when first needed
+        self._plans: dict[int, derive.TwinPlan | None] = {}
+        self._reference: derive.Reference | None = None
         self._controls = _Controls(self.program.declarations_text(), self._static_atoms)
         weakref.finalize(self, self._controls.stop)
         # The parsed knowledge base is many long-lived objects; keep the cyclic
@@ -134,13 +137,31 @@ class Engine:
         """Check an encounter against the contract; raise InvalidEncounter when it fails."""
         return validate(encounter, self.vocab, switches)
 
-    def solve(self, encounters: list[Encounter], trace: bool = False) -> list[list[ShownAtom | RawAtom]]:
+    def _twin_plans(self, chosen: tuple[int, ...]) -> list[derive.TwinPlan] | None:
+        """The compiled twins of the chosen marked rules, or None if one is outside the fragment the
+        reasoner evaluates (see reasoner/derive.py)."""
+        plans = []
+        for i in chosen:
+            if i not in self._plans:
+                twins = self.program.rules[i].single_twins
+                self._plans[i] = derive.compile_twins(self.program.named.get(twins, twins))
+            plan = self._plans[i]
+            if plan is None:
+                return None
+            plans.append(plan)
+        return plans
+
+    def solve(
+        self, encounters: list[Encounter], trace: bool = False, derived: bool = True
+    ) -> list[list[ShownAtom | RawAtom | Derived]]:
         """Ground a batch of encounters with the knowledge base in one control.
 
         Encounter number n of the batch is the first argument of each of its
         atoms; the rules keep encounters apart, so the batch gives the same
         answers as one encounter at a time. Returns each encounter's shown
-        atoms (without the number), sorted.
+        atoms (without the number), sorted. The trace of one encounter alone
+        is worked out by the reasoner from the grounded rules (reasoner/derive.py)
+        where it can be, unless ``derived`` is false; then the twins are grounded.
         """
         if not encounters:
             return []
@@ -153,16 +174,20 @@ class Engine:
         # a rule the facts cannot make fire is left out. (A batch's facts meet
         # nearly every guard; checking them would cost more than it saves.)
         satisfied = self.program.satisfied(facts[0]) if single else None
-        statements = self.program.select(inputs, trace, single=single, satisfied=satisfied)
+        plans = None
+        if single and trace and derived and self.program.stratified:
+            plans = self._twin_plans(self.program.marked_chosen(inputs, False, single=True, satisfied=satisfied))
+        statements = self.program.select(inputs, trace and plans is None, single=single, satisfied=satisfied)
         keys: set[str] = set()
         for enc in encounters:
             keys |= enc.keys
+        keyed = self.program.keyed_keys(keys)
         ctl = self._controls.take()
         with ast.ProgramBuilder(ctl) as builder:
             terms.add_statements(builder, statements)
         with ctl.backend() as backend:
             writer = terms.FactWriter(backend)
-            for key in self.program.keyed_keys(keys):
+            for key in keyed:
                 writer.add_atoms(self._keyed_atoms.get(key, ()))
             if single:
                 for name, args in facts[0]:
@@ -175,11 +200,13 @@ class Engine:
                         writer.add(name, [k, *args])
         ctl.ground([("base", [])])
         answers: list[list[int]] = []
-        per: list[list[ShownAtom | RawAtom]] = [[] for _ in encounters]
+        per: list[list[ShownAtom | RawAtom | Derived]] = [[] for _ in encounters]
         # A shown atom recurs from one evaluation to the next (in a batch, apart
         # from its encounter number): each is built once and kept (bounded).
         reader = terms.AtomReader()
-        shown = self._shown_signatures(statements) if single and not trace and self.program.stratified else None
+        shown = (
+            self._shown_signatures(statements) if single and (not trace or plans is not None) and self.program.stratified else None
+        )
         if shown is not None:
             # The rules are stratified (loader._is_stratified): the answer is the
             # atoms the grounder derived, read without solving, unless one of
@@ -188,8 +215,16 @@ class Engine:
                 atoms = messages.Atoms(ctl)
                 answers.append([rep for name, arity, positive in shown for rep in atoms.values(name, arity, positive)])
                 per[0] = self._single_atoms(atoms, answers[0], reader)
+                if plans is not None:
+                    if self._reference is None:
+                        self._reference = derive.Reference(self._static_atoms, self._keyed_atoms, self.program.keyed_tables)
+                    found, members = derive.derive(plans, atoms, self._reference, keyed)
+                    per[0].append(Derived("derivations", found, members))
             except messages.Unsettled:
                 answers.clear()
+                if plans is not None:
+                    self._controls.give_back(ctl)
+                    return self.solve(encounters, trace, derived=False)
         if not answers:
             with ctl.solve(yield_=True) as handle:
                 for model in handle:

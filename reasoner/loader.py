@@ -273,6 +273,9 @@ class _Provenance:
             if agg.function not in (ast.AggregateFunction.Count, ast.AggregateFunction.Sum, ast.AggregateFunction.SumPlus):
                 continue
             for element in agg.elements:
+                # an anonymous variable of the condition gets a name, so that the
+                # member is recorded in full (enc_rns(Anon__2__m,ulnar,right))
+                element = namer(element)
                 local = _variables(element) - outer
                 others = [a for a in aggregates if a is not agg]
                 if any(local & _variables(o) for o in others):
@@ -456,6 +459,10 @@ class LoadedProgram:
         default_factory=dict, repr=False
     )
     _parsed: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
+    # the marked rules (indexes) each cached selection chose
+    _marked: dict[tuple[frozenset[Signature], bool, bool, frozenset[int] | None], tuple[int, ...]] = field(
+        default_factory=dict, repr=False
+    )
     # the needs of the rules, indexed for select (see _needs_index)
     _needs: _NeedsIndex | None = field(default=None, repr=False)
 
@@ -512,6 +519,7 @@ class LoadedProgram:
         state = dict(self.__dict__)
         state["_cache"] = {}
         state["_parsed"] = {}
+        state["_marked"] = {}
         state["_needs"] = None
         return state
 
@@ -576,6 +584,7 @@ class LoadedProgram:
             return cached
         if len(self._cache) >= SELECTION_CACHE_LIMIT:
             self._cache.clear()
+            self._marked.clear()
         # A body literal can hold when an input predicate is present, or when
         # the head of a chosen rule can derive an atom of its shape: a rule that
         # needs finding("emg.x", ...) or emg_unit(C, site(hemidiaphragm(X))) is
@@ -662,7 +671,19 @@ class LoadedProgram:
                 parsed = self._parsed[part] = _parse(self.named.get(part, part))
             statements.extend(parsed)
         self._cache[key] = statements
+        self._marked[key] = tuple(i for i, rule in enumerate(rules) if chosen[i] and rule.marked)
         return statements
+
+    def marked_chosen(
+        self, inputs: frozenset[Signature], trace: bool, *, single: bool = False, satisfied: frozenset[int] | None = None
+    ) -> tuple[int, ...]:
+        """The marked rules (indexes into ``rules``) the selection of these arguments chose."""
+        key = (inputs, trace, single, satisfied)
+        found = self._marked.get(key)
+        if found is None or key not in self._cache:
+            self.select(inputs, trace, single=single, satisfied=satisfied)
+            found = self._marked[key]
+        return found
 
 
 def _parse(text: str) -> list[ast.AST]:

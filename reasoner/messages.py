@@ -27,7 +27,7 @@ A rule is a message rule (:func:`finding_of`) when its head is
 literal whose first argument is a string, and every body literal is a
 positive atom. It is a check rule (:func:`is_check`) when its head is
 ``kb_fault/2`` and its body is made of positive atoms, negative atoms,
-comparisons and ``#count``/``#sum`` aggregates whose conditions are positive
+comparisons and ``#count``/``#sum``/``#min``/``#max`` aggregates whose conditions are positive
 atoms, each variable of a negative atom, a comparison or an aggregate guard
 bound by the positive atoms (or by an aggregate assigning it with ``=``)
 before it. Every term is a constant, a variable, or a function or tuple of
@@ -55,7 +55,13 @@ HEADS = frozenset({("finding_arg", 4), ("finding_code", 3)})
 FINDING = ("finding", 3)
 CHECK = ("kb_fault", 2)
 
-_FUNCTIONS = {ast.AggregateFunction.Count: "count", ast.AggregateFunction.Sum: "sum", ast.AggregateFunction.SumPlus: "sum+"}
+_FUNCTIONS = {
+    ast.AggregateFunction.Count: "count",
+    ast.AggregateFunction.Sum: "sum",
+    ast.AggregateFunction.SumPlus: "sum+",
+    ast.AggregateFunction.Min: "min",
+    ast.AggregateFunction.Max: "max",
+}
 
 # A term pattern: ("c", value) a constant (its clingo symbol value), ("v", name)
 # a variable, ("_",) the anonymous variable, ("f", name, patterns) a function or
@@ -451,15 +457,31 @@ def _compare(left: int, op: str, right: int) -> bool:
 
 
 def _aggregate(function: str, elements: tuple[Any, ...], binding: dict[str, int], atoms: Atoms) -> int:
-    """The value (a symbol) of a #count or #sum aggregate under ``binding``: over the distinct tuples
-    of its elements, a count, or the sum of the tuples' first terms that are integers (clingo leaves
-    out the others; #sum+ also the negative ones)."""
-    tuples: set[tuple[int, ...]] = set()
+    """The value (a symbol) of an aggregate under ``binding``, over the distinct tuples of its
+    elements (see :func:`aggregate_value`)."""
+    tuples: dict[tuple[int, ...], None] = {}
     for patterns, condition in elements:
         for solution in _solutions(condition, 0, binding, atoms):
-            tuples.add(tuple(_build(p, solution) for p in patterns))
+            tuples[tuple(_build(p, solution) for p in patterns)] = None
+    return aggregate_value(function, list(tuples))
+
+
+def aggregate_value(function: str, tuples: list[tuple[int, ...]]) -> int:
+    """The value (a symbol) of a #count, #sum, #sum+, #min or #max aggregate over its distinct
+    element tuples: a count; the sum of the tuples' first terms that are integers (clingo leaves
+    out the others; #sum+ also the negative ones); the least or greatest first term in clingo's
+    order of symbols (#sup and #inf for no tuple)."""
     if function == "count":
         return clingo.Number(len(tuples))._rep
+    if function in ("min", "max"):
+        firsts = [t[0] for t in tuples if t]
+        if not firsts:
+            return (clingo.Supremum if function == "min" else clingo.Infimum)._rep
+        best = firsts[0]
+        for value in firsts[1:]:
+            if _lib.clingo_symbol_is_less_than(value, best) if function == "min" else _lib.clingo_symbol_is_less_than(best, value):
+                best = value
+        return best
     total = 0
     for values in tuples:
         weight = terms.term(values[0]) if values else None

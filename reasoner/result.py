@@ -192,7 +192,17 @@ class RawAtom(NamedTuple):
         return str(ShownAtom(self.name, self.arguments))
 
 
-_TRACE_NAMES = frozenset({"prov", "prov_member"})
+class Derived(NamedTuple):
+    """The trace of an encounter evaluated alone as the reasoner worked it out (reasoner/derive.py),
+    in place of its ``prov`` and ``prov_member`` atoms: each derivation with its sort key (the text
+    of its record), and the aggregate members by rule id and head atom (symbol values)."""
+
+    name: str
+    found: list[tuple[str, Derivation]]
+    members: dict[tuple[str, int], list[int]]
+
+
+_TRACE_NAMES = frozenset({"prov", "prov_member", "derivations"})
 
 _DERIVATIONS: dict[tuple[int, ...], tuple[str, Derivation]] = {}
 _DERIVATIONS_LIMIT = 50_000
@@ -218,16 +228,20 @@ def _reps(atom: ShownAtom | RawAtom | clingo.Symbol) -> tuple[int, ...]:
     return tuple(a._rep for a in atom.arguments)
 
 
-def read_derivations(atoms: Sequence[ShownAtom | RawAtom | clingo.Symbol]) -> list[Derivation]:
+def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symbol]) -> list[Derivation]:
     members: dict[tuple[str, int], list[int]] = defaultdict(list)
     found = []
     for a in atoms:
         name = a.name
         if name == "prov":
-            found.append(_derivation(_reps(a)))
+            found.append(_derivation(_reps(a)))  # type: ignore[arg-type]
         elif name == "prov_member":
-            rule, head, member = _reps(a)
+            rule, head, member = _reps(a)  # type: ignore[arg-type]
             members[(terms.term(rule).string, head)].append(member)
+        elif name == "derivations":
+            found.extend(a.found)  # type: ignore[union-attr]
+            for key, reps in a.members.items():  # type: ignore[union-attr]
+                members[key].extend(reps)
     found.sort(key=lambda kd: kd[0])
     out = []
     for key, d in found:

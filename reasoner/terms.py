@@ -239,7 +239,8 @@ class AtomReader:
         name = _NAMES.get(c_name)
         if name is None:
             name = _NAMES[c_name] = _ffi.string(c_name).decode()
-        return name, tuple(_ffi.unpack(p_args[0], p_size[0]))
+        size = p_size[0]
+        return name, tuple(_ffi.unpack(p_args[0], size)) if size else ()
 
     def numbered(self, rep: int) -> tuple[int, str, tuple[int, ...]]:
         """The encounter number, the name and the other arguments' symbol values of the atom

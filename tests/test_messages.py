@@ -160,17 +160,51 @@ def test_an_atom_the_grounder_left_open_is_reported_without_a_model() -> None:
         ('kb_fault("x", C) :- code(C, _), not gone(D).', False),  # D bound by nothing
         ('kb_fault("x", C) :- code(C, N), N > M.', False),
         ('kb_fault("x", C) :- code(C, N), N + 1 > 4.', False),
-        ('kb_fault("x", C) :- code(C, N), M = #min { U : code(_, U) }.', False),
+        ('kb_fault("x", C) :- code(C, N), M = #min { U : code(_, U) }.', True),
         ('kb_fault("x", C) :- code(C, N), M = #count { U : code(_, U), not gone(U) }.', False),
         ('kb_fault("x", C) :- code(C, _), not not in_force(C).', False),
         ('kb_fault("x", C, D) :- code(C, D).', False),
     ],
 )
 def test_which_check_rules_the_reasoner_evaluates(text: str, evaluated: bool) -> None:
-    """Source: reasoner/messages.py is_check: positive and negative atoms, comparisons and #count/#sum
-    aggregates over positive atoms, every variable bound before it is used (an aggregate may bind one
-    with "="), no arithmetic; anything else is grounded."""
+    """Source: reasoner/messages.py is_check: positive and negative atoms, comparisons and
+    #count/#sum/#min/#max aggregates over positive atoms, every variable bound before it is used (an
+    aggregate may bind one with "="), no arithmetic; anything else is grounded."""
     assert messages.is_check(_rule(text)) is evaluated
+
+
+AGGREGATE_DATA = """
+w(a, 3). w(a, -2). w(a, "s"). w(a, f(1)). w(b, 5). w(b, 5). w(c, 0).
+k(a). k(b). k(c). k(d).
+"""
+AGGREGATE_RULES = [
+    'kb_fault("count", (K, N)) :- k(K), N = #count { V : w(K, V) }.',
+    'kb_fault("sum", (K, N)) :- k(K), N = #sum { V : w(K, V) }.',
+    'kb_fault("sum+", (K, N)) :- k(K), N = #sum+ { V : w(K, V) }.',
+    'kb_fault("min", (K, N)) :- k(K), N = #min { V : w(K, V) }.',
+    'kb_fault("max", (K, N)) :- k(K), N = #max { V : w(K, V) }.',
+    'kb_fault("min<", K) :- k(K), #min { V : w(K, V) } < 1.',
+    'kb_fault("max>=", K) :- k(K), 3 >= #max { V : w(K, V) }.',
+]
+
+
+def test_aggregates_evaluate_as_clingo_evaluates() -> None:
+    """Source: reasoner/messages.py aggregate_value: #count, #sum (integers only), #sum+ (positive
+    integers only), #min and #max (any symbols, in clingo's order; #sup and #inf over nothing), bound
+    with "=" or compared, give what clingo gives over the same atoms."""
+    expected_ctl = clingo.Control(["--warn=none"])
+    expected_ctl.add("base", [], AGGREGATE_DATA + "\n".join(AGGREGATE_RULES) + "\n#show kb_fault/2.")
+    expected_ctl.ground([("base", [])])
+    with expected_ctl.solve(yield_=True) as handle:
+        expected = sorted(str(s) for m in handle for s in m.symbols(shown=True))
+    assert 'kb_fault("min",(d,#sup))' in expected and 'kb_fault("max",(a,f(1)))' in expected
+    ctl = clingo.Control(["--warn=none"])
+    ctl.add("base", [], AGGREGATE_DATA)
+    ctl.ground([("base", [])])
+    rules = [messages.compile_rule(t) for t in AGGREGATE_RULES]
+    derived = messages.evaluate({"": rules}, [], messages.Atoms(ctl))
+    got = sorted(str(clingo.Function(n, [terms.term(r).symbol() for r in a])) for n, a in derived)
+    assert got == expected
 
 
 CHECK_DATA = """

@@ -1,0 +1,149 @@
+"""The trace of an encounter evaluated alone, worked out by the reasoner (reasoner/derive.py).
+
+Source: docs/knowledge-base.md, "The rule marker and provenance": the derivations are what the
+provenance twins derive, whether the grounder grounds the twins or the reasoner joins their bodies
+over the grounded atoms. tests/test_api.py compares single evaluations (derived here) with batches
+(twins grounded) over the corpus and 300 generated encounters.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import clingo
+
+from cptkb.reasoner import derive, messages
+from cptkb.reasoner.engine import Engine
+from cptkb.reasoner.result import build_result
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+from generate import generate  # noqa: E402
+
+RNS = {
+    "id": "derive-rns",
+    "date_of_service": "2024-05-14",
+    "diagnoses": ["G70.00"],
+    "other_tests": [
+        {"test": "repetitive_stimulation", "nerve": "ulnar", "side": "right"},
+        {"test": "repetitive_stimulation", "nerve": "spinal_accessory", "side": "right"},
+    ],
+}
+
+
+def _twins_grounded(engine: Engine, encounter: dict):  # type: ignore[no-untyped-def]
+    enc = engine.validate(encounter)
+    (atoms,) = engine.solve([enc], trace=True, derived=False)
+    assert not any(a.name == "derivations" for a in atoms)
+    return build_result(enc, atoms, engine.vocab)
+
+
+def test_every_marked_rule_of_the_knowledge_base_is_derived_by_the_reasoner(engine: Engine) -> None:
+    """No marked rule leaves the trace to the grounded twins: each one's twins compile (a rule outside
+    the fragment would silently cost every traced evaluation that chooses it the twins' grounding)."""
+    marked = [r for r in engine.program.rules if r.marked]
+    assert len(marked) > 150
+    missing = [r.single for r in marked if derive.compile_twins(engine.program.named.get(r.single_twins, r.single_twins)) is None]
+    assert missing == []
+
+
+def test_derived_equals_grounded_twins_over_generated_encounters(engine: Engine) -> None:
+    """Over 150 generated encounters (every rule family), the derivations the reasoner works out equal
+    those of the grounded twins, members included, and the results are the same."""
+    compared = 0
+    for encounter in generate(150, seed=23):
+        derived = engine.evaluate(encounter, trace=True)
+        grounded = _twins_grounded(engine, encounter)
+        assert derived.to_dict() == grounded.to_dict(), encounter["id"]
+        assert derived.derivations == grounded.derivations, encounter["id"]
+        compared += len(derived.derivations)
+    assert compared > 150 * 40
+
+
+def test_aggregate_members_with_an_anonymous_variable_are_recorded(engine: Engine) -> None:
+    """kb/rules/necessity.lp counts repetitive stimulation studies with #count { X, S : enc_rns(_, X, S) }:
+    each study counted is a member of the count's derivation, recorded in full, whether derived or grounded
+    (the member twin names the condition's anonymous variable)."""
+    derived = engine.evaluate(RNS, trace=True)
+    grounded = _twins_grounded(engine, RNS)
+    (count,) = [d for d in derived.derivations if str(d.head) == "study_amount(rns,2)"]
+    assert [str(m) for m in count.members] == ["enc_rns(0,ulnar,right)", "enc_rns(1,spinal_accessory,right)"]
+    assert derived.derivations == grounded.derivations
+
+
+def test_a_rule_the_reasoner_cannot_derive_leaves_the_trace_to_the_twins(engine: Engine) -> None:
+    """When one chosen marked rule's twins are outside the fragment (its plan is None), the evaluation
+    grounds the twins instead, with the same result and derivations."""
+    other = copy.copy(engine)
+    other._plans = dict(engine._plans)
+    for i, rule in enumerate(engine.program.rules):
+        if rule.marked and "study_amount(rns" in rule.single:
+            other._plans[i] = None
+    enc = other.validate(RNS)
+    (atoms,) = other.solve([enc], trace=True)
+    assert not any(a.name == "derivations" for a in atoms) and any(a.name == "prov" for a in atoms)
+    assert build_result(enc, atoms, other.vocab).derivations == engine.evaluate(RNS, trace=True).derivations
+
+
+def test_an_atom_the_grounder_left_open_leaves_the_trace_to_the_twins(engine: Engine, monkeypatch) -> None:
+    """An atom the grounder did not settle (never the case for a stratified knowledge base) sends the
+    evaluation to the grounded twins and the solver."""
+
+    def unsettled(*args: object) -> None:
+        raise messages.Unsettled("p")
+
+    monkeypatch.setattr(derive, "derive", unsettled)
+    traced = engine.evaluate(RNS, trace=True)
+    monkeypatch.undo()
+    assert traced.derivations == engine.evaluate(RNS, trace=True).derivations
+
+
+def test_twins_outside_the_fragment_are_not_compiled() -> None:
+    """compile_twins takes the record twin and its member twins as the loader writes them, and refuses
+    arithmetic, conditional literals and a record whose atoms are not the body's positive atoms."""
+    ok = '_prov_p_1("r",p(X),(q(X,Y),),(),()) :- q(X,Y).'
+    plan = derive.compile_twins(ok)
+    assert plan is not None and plan.rule == "r" and plan.head == ("p", 1)
+    for text in (
+        '_prov_p_1("r",p(X),(q(X,Y),),(),()) :- q(X,Y); Z = X + 1.',
+        '_prov_p_1("r",p(X),(q(X,Y),),(),()) :- q(X,Y); r(Z) : s(Z).',
+        '_prov_p_1("r",p(X),(q(Y,X),),(),()) :- q(X,Y).',
+        '_prov_p_1(r,p(X),(q(X,Y),),(),()) :- q(X,Y).',
+        # a count without its member twin
+        '_prov_p_1("r",p(N),(q(X),),(),()) :- q(X); N = #count { Y : s(X, Y) }.',
+    ):
+        assert derive.compile_twins(text) is None, text
+
+
+def test_a_plan_joins_as_clingo_grounds() -> None:
+    """A plan over a small program (a join on a shared variable, a repeated variable, a negative atom with
+    an anonymous variable, a comparison, a #count with its members) gives the records and members clingo
+    derives from the same twins."""
+    data = "q(1,a). q(2,b). q(3,c). q(4,d). r(a,1). r(b,2). r(c,9). s(1). t(2,x). u(1,a). u(1,b). u(2,c)."
+    twins = (
+        '_prov_p_2("r",p(X,N),(q(X,Y),r(Y,X)),(t(X,any),),(cmp(X,"<",3),)) :- q(X,Y); r(Y,X); not t(X,_); X < 3;'
+        " N = #count { Z : u(X,Z) }.\n"
+        'prov_member("r",p(X,N),u(X,Z__m)) :- _prov_p_2("r",p(X,N),(q(X,Y),r(Y,X)),(t(X,any),),(cmp(X,"<",3),));'
+        " u(X,Z__m)."
+    )
+    expected_ctl = clingo.Control(["--warn=none"])
+    expected_ctl.add("base", [], data + twins + "\n#show _prov_p_2/5. #show prov_member/3.")
+    expected_ctl.ground([("base", [])])
+    with expected_ctl.solve(yield_=True) as handle:
+        expected = sorted(str(s) for m in handle for s in m.symbols(shown=True))
+    assert expected == [
+        '_prov_p_2("r",p(1,2),(q(1,a),r(a,1)),(t(1,any),),(cmp(1,"<",3),))',
+        'prov_member("r",p(1,2),u(1,a))',
+        'prov_member("r",p(1,2),u(1,b))',
+    ]
+    ctl = clingo.Control(["--warn=none"])
+    ctl.add("base", [], data + "p(1,2).")
+    ctl.ground([("base", [])])
+    plan = derive.compile_twins(twins)
+    assert plan is not None
+    reference = derive.Reference([], {}, set())
+    found, members = derive.derive([plan], messages.Atoms(ctl), reference, [])
+    assert [key for key, _ in found] == ['prov("r",p(1,2),(q(1,a),r(a,1)),(t(1,any),),(cmp(1,"<",3),))']
+    assert {k[0]: sorted(str(clingo.Symbol(m)) for m in v) for k, v in members.items()} == {"r": ["u(1,a)", "u(1,b)"]}  # type: ignore[call-arg]
