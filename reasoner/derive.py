@@ -357,7 +357,20 @@ class Reference:
 
 
 def _index(rows: Any, key_pos: tuple[int, ...]) -> dict[tuple[int, ...], list[Row]]:
+    """``rows`` by the values of their arguments at ``key_pos``."""
+    if not key_pos:
+        return {(): list(rows)}
     ix: dict[tuple[int, ...], list[Row]] = {}
+    if len(key_pos) == 1:
+        (i,) = key_pos
+        for row in rows:
+            key = (row[1][i],)
+            found = ix.get(key)
+            if found is None:
+                ix[key] = [row]
+            else:
+                found.append(row)
+        return ix
     for row in rows:
         args = row[1]
         ix.setdefault(tuple([args[i] for i in key_pos]), []).append(row)
@@ -426,6 +439,8 @@ _BUILT: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
 _LIMIT = 50_000
 # absent atoms built from their patterns, by pattern and variable values
 _ABSENT: dict[tuple[Any, ...], int] = {}
+# head atoms by name and argument values (a symbol's value names it for good, see reasoner/terms.py)
+_HEADS: dict[tuple[str, tuple[int, ...]], int] = {}
 
 
 # derivations already built, by rule and the values in their record (bounded like result._DERIVATIONS)
@@ -433,6 +448,8 @@ _BUILT: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
 _LIMIT = 50_000
 # absent atoms built from their patterns, by pattern and variable values
 _ABSENT: dict[tuple[Any, ...], int] = {}
+# head atoms by name and argument values (a symbol's value names it for good, see reasoner/terms.py)
+_HEADS: dict[tuple[str, tuple[int, ...]], int] = {}
 
 
 def derive(
@@ -450,11 +467,13 @@ def derive(
         plan.run(facts, solutions)
         if not solutions:
             continue
-        name, arity = plan.head
-        every = tuple(range(arity))
+        name = plan.head[0]
         for args, pos, absent, cmps, counted in solutions:
-            heads = facts.rows(name, arity, every, args)
-            head = heads[0][0] if heads else clingo.Function(name, [clingo.Symbol(a) for a in args])._rep  # type: ignore[call-arg]
+            head = _HEADS.get((name, args))
+            if head is None:
+                if len(_HEADS) >= _LIMIT:
+                    _HEADS.clear()
+                head = _HEADS[(name, args)] = clingo.Function(name, [clingo.Symbol(a) for a in args])._rep  # type: ignore[call-arg]
             key = (plan.rule, head, pos, absent, cmps)
             built = _BUILT.get(key)
             if built is None:
