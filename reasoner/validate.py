@@ -59,6 +59,8 @@ TOP_FIELDS = (
     "claim",
 )
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
 
 # Numbers and strings recur from encounter to encounter; making a clingo symbol is a call into the library.
 _num = functools.lru_cache(maxsize=4096)(Number)
@@ -182,7 +184,7 @@ class _Validator:
 
     def date(self, value: Any) -> _dt.date:
         expected = "a real calendar date written YYYY-MM-DD"
-        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        if not isinstance(value, str) or not _DATE.fullmatch(value):
             raise InvalidEncounter("date_of_service", value, expected, problem="not a date:")
         try:
             date = _dt.date.fromisoformat(value)

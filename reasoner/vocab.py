@@ -102,7 +102,7 @@ class Vocabulary:
                 return self.muscles[name].name
             if name in self.nerves:
                 return self.nerves[name].name
-            if re.fullmatch(r"[ctls]\d{1,2}", name):
+            if _LEVEL.fullmatch(name):
                 return name.upper()
             return name.replace("_", " ")
         if sym.type == clingo.SymbolType.Function and sym.name == "custom" and len(sym.arguments) == 1:
@@ -216,9 +216,17 @@ def read_vocabulary(facts: Iterable[clingo.Symbol]) -> Vocabulary:
 _LEVEL_RANK = {"c": 0, "t": 1, "l": 2, "s": 3}
 
 
+_LEVEL = re.compile(r"([ctls])(\d{1,2})")
+_LEVEL_ORDERS: dict[str, tuple[int, int]] = {}
+
+
 def level_order(level: str) -> tuple[int, int]:
-    """Spinal levels in anatomical order: C1..C8, T1..T12, L1..L5, S1..S5."""
-    m = re.fullmatch(r"([ctls])(\d{1,2})", level)
-    if not m:
-        return (9, 0)
-    return (_LEVEL_RANK[m.group(1)], int(m.group(2)))
+    """Spinal levels in anatomical order: C1..C8, T1..T12, L1..L5, S1..S5 (other text after them)."""
+    found = _LEVEL_ORDERS.get(level)
+    if found is None:
+        m = _LEVEL.fullmatch(level)
+        found = (9, 0) if not m else (_LEVEL_RANK[m.group(1)], int(m.group(2)))
+        if len(_LEVEL_ORDERS) >= 10_000:
+            _LEVEL_ORDERS.clear()
+        _LEVEL_ORDERS[level] = found
+    return found
