@@ -1,14 +1,17 @@
 """Grounding work counted in instructions, a figure the machine's load does not move. Prints; asserts nothing.
 
-    python bench/instructions.py [--every N] [--trace off|on|both] [--batch]
+    python bench/instructions.py [--every N] [--trace off|on|both] [--batch] [--whole]
 
 Runs valgrind's callgrind (it must be installed) on this same script in a
 child process, once evaluating every N-th valid corpus encounter once and
 once evaluating them twice, counting only the instructions executed inside
 clingo's ``Control.ground``; the difference divided by the number of
-encounters is the grounding work of one warm evaluation. With --batch the
-encounters are evaluated as one batch (``Engine.evaluate_many``) instead of
-one by one. Under callgrind a run takes a few minutes.
+encounters is the grounding work of one warm evaluation. With --whole every
+instruction of the process is counted instead (Python included, and the
+background thread that prepares controls): the whole work of one warm
+evaluation. With --batch the encounters are evaluated as one batch
+(``Engine.evaluate_many``) instead of one by one. Under callgrind a run
+takes a few minutes.
 """
 
 from __future__ import annotations
@@ -40,12 +43,13 @@ def _child(every: int, repeat: int, trace: bool, batch: bool) -> None:
     print(len(encounters))
 
 
-def _count(every: int, repeat: int, trace: bool, batch: bool) -> tuple[int, int]:
+def _count(every: int, repeat: int, trace: bool, batch: bool, whole: bool = False) -> tuple[int, int]:
     args = [sys.executable, __file__, "--child", str(repeat), "--every", str(every), "--trace", "on" if trace else "off"]
     if batch:
         args.append("--batch")
+    toggle = [] if whole else ["--toggle-collect=clingo_control_ground"]
     proc = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--toggle-collect=clingo_control_ground", *args],
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *toggle, *args],
         capture_output=True,
         text=True,
         check=True,
@@ -61,6 +65,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=3)
     parser.add_argument("--trace", choices=("off", "on", "both"), default="both")
     parser.add_argument("--batch", action="store_true")
+    parser.add_argument("--whole", action="store_true", help="count every instruction, not only those in ground")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -70,11 +75,12 @@ def main() -> None:
         raise SystemExit("valgrind is not installed: this benchmark counts instructions with callgrind")
     figures = {}
     for trace in {"off": [False], "on": [True], "both": [False, True]}[args.trace]:
-        once, n = _count(args.every, 1, trace, args.batch)
-        twice, _ = _count(args.every, 2, trace, args.batch)
+        once, n = _count(args.every, 1, trace, args.batch, args.whole)
+        twice, _ = _count(args.every, 2, trace, args.batch, args.whole)
         figures[trace] = (twice - once) / n
         mode = "batch" if args.batch else "single"
-        print(f"{mode} evaluation{' with trace' if trace else ''}: {figures[trace] / 1e6:.2f} M instructions in ground per encounter ({n} encounters)")
+        where = "in all" if args.whole else "in ground"
+        print(f"{mode} evaluation{' with trace' if trace else ''}: {figures[trace] / 1e6:.2f} M instructions {where} per encounter ({n} encounters)")
     if len(figures) == 2:
         print(f"trace / no trace: {figures[True] / figures[False]:.2f}x")
 
