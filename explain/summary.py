@@ -40,11 +40,16 @@ class Trace:
         self.by_name: dict[str, list[Any]] = defaultdict(list)
         # each head's derivations in the order justifications take them: by rule id, then premises
         self.by_head: dict[Any, list[Derivation]] = defaultdict(list)
-        for d in sorted(result.derivations, key=lambda d: (d.rule, [str(f) for f in d.facts])):
+        for d in sorted(result.derivations, key=Derivation.order):
             if d.head not in self.by_head:
                 self.by_name[d.head.name].append(d.head)
             self.by_head[d.head].append(d)
-        self.inputs = result.input_facts
+        self._result = result
+
+    @property
+    def inputs(self) -> list[Any]:
+        """The encounter's input facts, as clingo symbols."""
+        return self._result.input_facts
 
     def value(self, name: str, *key: Any) -> Any:
         """The last argument of the atom ``name(key..., V)`` (a count), or None."""
@@ -127,7 +132,7 @@ def code_context(result: Result, vocab: Vocabulary, line: Any, t: Trace) -> dict
         return {"family": "", "rule": "", "sentence": info.description if info else line.code}
     family, _, rule, first = units[0]
     src = vocab.rules.get(rule)
-    pos = next((f.arguments[0].string for f in t.inputs if f.name == "enc_pos"), "11")
+    pos = next((args[0].string for name, args in result.input if name == "enc_pos"), "11")
     ctx: dict[str, Any] = {
         "family": family,
         "code": line.code,

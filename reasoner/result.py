@@ -87,6 +87,15 @@ class Derivation:
     comparisons: tuple[tuple[clingo.Symbol, str, clingo.Symbol], ...]
     members: tuple[clingo.Symbol, ...] = ()
 
+    def order(self) -> tuple[str, tuple[str, ...]]:
+        """The order in which justifications take a head's derivations: by rule id, then premises as
+        text (worked out once per derivation; derivations recur from one evaluation to the next)."""
+        key = self.__dict__.get("_order")
+        if key is None:
+            key = (self.rule, tuple([str(f) for f in self.facts]))
+            object.__setattr__(self, "_order", key)
+        return key
+
 
 @dataclass
 class Result:
@@ -229,23 +238,36 @@ def _reps(atom: ShownAtom | RawAtom | clingo.Symbol) -> tuple[int, ...]:
 
 
 def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symbol]) -> list[Derivation]:
-    members: dict[tuple[str, int], list[int]] = defaultdict(list)
-    found = []
+    members: dict[tuple[str, int], list[int]] = {}
+    found: list[tuple[str, Derivation]] = []
+    add = found.append
+    built = _DERIVATIONS.get
     for a in atoms:
         name = a.name
         if name == "prov":
-            found.append(_derivation(_reps(a)))  # type: ignore[arg-type]
+            reps = a.reps if type(a) is RawAtom else _reps(a)  # type: ignore[union-attr,arg-type]
+            hit = built(reps)
+            add(hit if hit is not None else _derivation(reps))
         elif name == "prov_member":
-            rule, head, member = _reps(a)  # type: ignore[arg-type]
-            members[(terms.term(rule).string, head)].append(member)
+            rule, head, member = a.reps if type(a) is RawAtom else _reps(a)  # type: ignore[union-attr,arg-type]
+            rule_id = _RULE_IDS.get(rule)
+            if rule_id is None:
+                rule_id = _RULE_IDS[rule] = terms.term(rule).string
+            counted = members.get((rule_id, head))
+            if counted is None:
+                members[(rule_id, head)] = [member]
+            else:
+                counted.append(member)
         elif name == "derivations":
             found.extend(a.found)  # type: ignore[union-attr]
             for key, reps in a.members.items():  # type: ignore[union-attr]
-                members[key].extend(reps)
-    found.sort(key=lambda kd: kd[0])
+                members.setdefault(key, []).extend(reps)
+    found.sort(key=_first)
+    if not members:
+        return [d for _, d in found]
     out = []
     for key, d in found:
-        counted = members.get((d.rule, d.head._rep)) if members else None
+        counted = members.get((d.rule, d.head._rep))
         if counted:
             # a derivation with the same members recurs too: built once and kept
             cache_key = (key, frozenset(counted))
@@ -259,6 +281,12 @@ def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symb
     return out
 
 
+def _first(pair: tuple[str, Derivation]) -> str:
+    return pair[0]
+
+
+# rule ids by their symbol value (a string symbol's value names it for good, see reasoner/terms.py)
+_RULE_IDS: dict[int, str] = {}
 _WITH_MEMBERS: dict[tuple[str, frozenset[int]], Derivation] = {}
 
 
