@@ -124,6 +124,31 @@ def compile_twins(text: str) -> TwinPlan | None:
     )
 
 
+@dataclass(frozen=True)
+class RulePlan:
+    """A rule compiled for the reasoner: ``run(facts, out)`` sets ``out[args] = None`` for the
+    argument values of each head atom the rule derives over ``facts`` (an :class:`Indexed`)."""
+
+    head: str  # the head's predicate name
+    run: Callable[[Indexed, dict[tuple[int, ...], None]], None]
+    source: str  # the generated code
+
+
+def compile_rule(rule: ast.AST) -> RulePlan | None:
+    """The plan of a rule with one atom as its head and a body in the fragment the reasoner evaluates
+    (reasoner/messages.py), or None."""
+    head = _atom_of(rule.head) if rule.ast_type == ast.ASTType.Rule else None
+    if head is None or not messages._supported(head):
+        return None
+    ordered = _checked_body(list(rule.body))
+    if ordered is None:
+        return None
+    source, env = _Generator().function([_literal(lit) for lit in ordered], tuple(_pattern(a) for a in head.arguments))
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<rule {head.name}>", "exec"), env, namespace)  # noqa: S102 (code generated from the knowledge base, constants passed as values)
+    return RulePlan(head.name, namespace["run"], source)
+
+
 _TRACED = ("count", "sum", "sum+")  # the aggregates whose members the member twins record
 
 
@@ -186,9 +211,12 @@ class _Generator:
         self,
         literals: list[Any],
         head: tuple[Pattern, ...],
-        absent: tuple[Pattern, ...],
-        comparisons: list[tuple[Pattern, str, Pattern]],
+        absent: tuple[Pattern, ...] | None = None,
+        comparisons: list[tuple[Pattern, str, Pattern]] | None = None,
     ) -> tuple[str, dict[str, Any]]:
+        """The source of ``run(F, out)`` and the names it needs. With ``absent`` and ``comparisons``
+        (a twin) each solution appends its record's parts (see TwinPlan); without (a plain rule),
+        the head's argument values."""
         self.emit(0, "def run(F, out):")
         self.emit(1, "index = F.index")
         self.emit(1, "full = F.full")
@@ -197,12 +225,19 @@ class _Generator:
         members: list[str] = []
         depth = self.body(literals, 1, set(), matched, members)
         head_value = self.tuple_of([self.value(p) for p in head])
-        absent_value = self.tuple_of(
-            [self.value(p) if p[0] == "c" else f"ABSENT({self.pattern(p)}, {self.binding(p)})" for p in absent]
-        )
-        cmp_value = self.tuple_of([f"({self.value(left)}, {op!r}, {self.value(right)})" for left, op, right in comparisons])
-        members_value = " + ".join(members) if members else "()"
-        self.emit(depth, f"out.append(({head_value}, {self.tuple_of(matched)}, {absent_value}, {cmp_value}, {members_value}))")
+        if absent is None or comparisons is None:
+            self.emit(depth, f"out[{head_value}] = None")
+        else:
+            absent_value = self.tuple_of(
+                [self.value(p) if p[0] == "c" else f"ABSENT({self.pattern(p)}, {self.binding(p)})" for p in absent]
+            )
+            cmp_value = self.tuple_of(
+                [f"({self.value(left)}, {op!r}, {self.value(right)})" for left, op, right in comparisons]
+            )
+            members_value = " + ".join(members) if members else "()"
+            self.emit(
+                depth, f"out.append(({head_value}, {self.tuple_of(matched)}, {absent_value}, {cmp_value}, {members_value}))"
+            )
         # each index is fetched when first needed (a rule that does not fire reads nothing more)
         self.lines[start:start] = ["    " + f"{local} = None" for local in [*self.indexes.values(), *self.sets.values()]]
         env = {
@@ -453,13 +488,11 @@ _HEADS: dict[tuple[str, tuple[int, ...]], int] = {}
 
 
 def derive(
-    plans: list[TwinPlan], atoms: messages.Atoms, reference: Reference, keys: list[str]
+    plans: list[TwinPlan], facts: Indexed
 ) -> tuple[list[tuple[str, Derivation]], dict[tuple[str, int], list[int]]]:
-    """The derivation records the plans' twins derive over the grounded ``atoms`` (``reference``:
-    the reference atoms every control holds; ``keys``: the keys whose keyed rows it holds), each
-    with its sort key (the text of its record, as result.read_derivations sorts them), and the
-    aggregate members by rule id and head atom."""
-    facts = Indexed(atoms, reference, keys)
+    """The derivation records the plans' twins derive over the grounded atoms ``facts``, each with
+    its sort key (the text of its record, as result.read_derivations sorts them), and the aggregate
+    members by rule id and head atom."""
     found: dict[str, tuple[str, Derivation]] = {}
     members: dict[tuple[str, int], list[int]] = {}
     for plan in plans:

@@ -214,11 +214,10 @@ class Engine:
             try:
                 atoms = messages.Atoms(ctl)
                 answers.append([rep for name, arity, positive in shown for rep in atoms.values(name, arity, positive)])
-                per[0] = self._single_atoms(atoms, answers[0], reader)
+                indexed = self._indexed(atoms, keyed)
+                per[0] = self._single_atoms(indexed, answers[0], reader)
                 if plans is not None:
-                    if self._reference is None:
-                        self._reference = derive.Reference(self._static_atoms, self._keyed_atoms, self.program.keyed_tables)
-                    found, members = derive.derive(plans, atoms, self._reference, keyed)
+                    found, members = derive.derive(plans, indexed)
                     per[0].append(Derived("derivations", found, members))
             except messages.Unsettled:
                 answers.clear()
@@ -233,7 +232,7 @@ class Engine:
                         break
                     if single:
                         holds = lambda rep: model.contains(clingo.Symbol(rep))  # type: ignore[call-arg]  # noqa: B023, E731
-                        per[0] = self._single_atoms(messages.Atoms(ctl, holds), answers[0], reader)
+                        per[0] = self._single_atoms(self._indexed(messages.Atoms(ctl, holds), keyed), answers[0], reader)
         self._controls.give_back(ctl)
         del ctl
         if len(answers) != 1:
@@ -276,23 +275,30 @@ class Engine:
         self._shows[id(statements)] = (statements, sigs)  # the list is kept, so its id is not reused
         return sigs
 
+    def _indexed(self, atoms: messages.Atoms, keyed: list[str]) -> derive.Indexed:
+        """The true atoms of a grounded control, indexed for the reasoner's rule evaluation (the
+        reference atoms read once per engine; ``keyed``: the keys whose keyed rows it holds)."""
+        if self._reference is None:
+            self._reference = derive.Reference(self._static_atoms, self._keyed_atoms, self.program.keyed_tables)
+        return derive.Indexed(atoms, self._reference, keyed)
+
     def _single_atoms(
-        self, grounded: messages.Atoms, reps: list[int], reader: terms.AtomReader
-    ) -> list[ShownAtom | RawAtom]:
+        self, grounded: derive.Indexed, reps: list[int], reader: terms.AtomReader
+    ) -> list[ShownAtom | RawAtom | Derived]:
         """One encounter's shown atoms, with what its message rules derive for the findings that
         hold (the rules were not grounded, see reasoner/messages.py)."""
         by_value = _SHOWN_BY_VALUE
         if len(by_value) >= terms.TABLE_LIMIT:
             by_value.clear()
-        atoms: list[ShownAtom | RawAtom] = []
-        found: list[tuple[int, ...]] = []
+        atoms: list[ShownAtom | RawAtom | Derived] = []
+        found: list[str] = []
         for rep in reps:
             atom = by_value.get(rep)
             if atom is None:
                 atom = by_value[rep] = shown_atom(*reader.parts(rep))
             atoms.append(atom)
             if atom.name == "finding" and atom.arguments[0].string in self._messages:
-                found.append(tuple(a._rep for a in atom.arguments))
+                found.append(atom.arguments[0].string)
         if found or "" in self._messages:
             by_parts = _SHOWN_BY_PARTS
             for name, args in messages.evaluate(self._messages, found, grounded):

@@ -17,7 +17,8 @@ wrong. clingo's grounder costs about as much for a rule that does not fire
 as for one that does (docs/performance.md), so an encounter evaluated alone
 does not ground these rules: once the grounder has derived the encounter's
 atoms, the reasoner evaluates the message rules of the findings that hold,
-and every check rule, over the same atoms (:func:`evaluate`). A batch
+and every check rule, over the same atoms (:func:`evaluate`), each rule
+compiled into Python loops over the indexed atoms (reasoner/derive.py). A batch
 grounds them with the other rules, where their cost is shared by the batch;
 tests/test_api.py checks that both ways, and the whole knowledge base
 grounded as written, give the same results.
@@ -40,8 +41,7 @@ clingo's order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import clingo
@@ -232,18 +232,6 @@ def _pattern(term: ast.AST) -> Pattern:
 Literal = tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class MessageRule:
-    """A rule compiled for :func:`evaluate`: the head's name and argument patterns, the finding it
-    hangs off and the pattern of that finding literal (a message rule; "" and () for a check rule),
-    and the other body literals in evaluation order."""
-
-    finding: str
-    head: tuple[str, tuple[Pattern, ...]]
-    finding_args: tuple[Pattern, ...]
-    body: tuple[Literal, ...]
-
-
 def _literal(lit: ast.AST) -> Literal:
     atom = lit.atom
     if atom.ast_type == ast.ASTType.SymbolicAtom:
@@ -260,30 +248,19 @@ def _literal(lit: ast.AST) -> Literal:
     return ("agg", _FUNCTIONS[atom.function], elements, OPERATORS[guard.comparison], _pattern(guard.term), atom.left_guard is not None)
 
 
-def compile_rule(text: str) -> MessageRule:
+def compile_rule(text: str) -> Any:
     """Compile the message or check rule written as ``text`` (one rule, as :func:`finding_of` or
-    :func:`is_check` accepts)."""
+    :func:`is_check` accepts) into a derive.RulePlan: the rule's body as Python loops over indexed
+    atoms (reasoner/derive.py)."""
+    from .derive import compile_rule as compile_plan  # noqa: PLC0415 (derive builds on this module)
+
     rules: list[ast.AST] = []
     ast.parse_string(text, lambda s: rules.append(s) if s.ast_type == ast.ASTType.Rule else None)
     (rule,) = rules
-    head = _atom_of(rule.head)
-    compiled_head = (head.name, tuple(_pattern(a) for a in head.arguments))
-    if is_check(rule):
-        ordered = _checked_body(list(rule.body))
-        assert ordered is not None
-        return MessageRule("", compiled_head, (), tuple(_literal(lit) for lit in ordered))
-    finding = finding_of(rule)
-    if finding is None:
+    plan = compile_plan(rule) if is_check(rule) or finding_of(rule) is not None else None
+    if plan is None:
         raise ValueError(f"neither a message rule nor a check rule: {text}")
-    finding_args: tuple[Pattern, ...] = ()
-    body: list[Literal] = []
-    for lit in rule.body:
-        compiled = _literal(lit)
-        if (compiled[1], len(compiled[2])) == FINDING and not finding_args:
-            finding_args = compiled[2]
-        else:
-            body.append(compiled)
-    return MessageRule(finding, compiled_head, finding_args, tuple(body))
+    return plan
 
 
 class Compiled:
@@ -292,12 +269,12 @@ class Compiled:
 
     def __init__(self, texts: dict[str, list[str]]) -> None:
         self._texts = texts
-        self._compiled: dict[str, list[MessageRule]] = {}
+        self._compiled: dict[str, list[Any]] = {}
 
     def __contains__(self, key: object) -> bool:
         return key in self._texts
 
-    def get(self, key: str, default: Any = ()) -> list[MessageRule] | Any:
+    def get(self, key: str, default: Any = ()) -> list[Any] | Any:
         found = self._compiled.get(key)
         if found is None:
             texts = self._texts.get(key)
@@ -359,7 +336,6 @@ class Atoms:
         self._end = _ffi.new("clingo_symbolic_atom_iterator_t*")
         self._flag = _ffi.new("bool*")
         self._sym = _ffi.new("clingo_symbol_t*")
-        self._args = _ffi.new("clingo_symbol_t[]", 16)
 
     def of(self, name: str, arity: int) -> list[tuple[int, tuple[int, ...]]]:
         """The true atoms name/arity, each as its symbol value and its arguments' values."""
@@ -369,31 +345,6 @@ class Atoms:
             parts = self._reader.parts
             found = self._read[key] = [(rep, parts(rep)[1]) for rep in self.values(name, arity)]
         return found
-
-    def holds(self, name: str, args: list[int]) -> bool:
-        """Whether the atom ``name(args...)`` (argument symbol values) is true."""
-        c_name = _C_NAMES.get(name)
-        if c_name is None:
-            c_name = _C_NAMES[name] = _ffi.new("char[]", name.encode())
-        n = len(args)
-        c_args = self._args if n <= len(self._args) else _ffi.new("clingo_symbol_t[]", n)
-        c_args[0:n] = args
-        atoms, p_it, p_flag, p_sym = self._atoms, self._it, self._flag, self._sym
-        if not (
-            _lib.clingo_symbol_create_function(c_name, c_args, n, True, p_sym)
-            and _lib.clingo_symbolic_atoms_find(atoms, p_sym[0], p_it)
-            and _lib.clingo_symbolic_atoms_is_valid(atoms, p_it[0], p_flag)
-        ):
-            _handle_error(False)
-        if not p_flag[0]:
-            return False  # not in the grounder's domain: false
-        if not _lib.clingo_symbolic_atoms_is_fact(atoms, p_it[0], p_flag):
-            _handle_error(False)
-        if p_flag[0]:
-            return True
-        if self._holds is None:
-            raise Unsettled(str(clingo.Symbol(p_sym[0])))  # type: ignore[call-arg]
-        return self._holds(p_sym[0])
 
     def values(self, name: str, arity: int, positive: bool = True) -> list[int]:
         """The symbol values of the true atoms name/arity (``-name`` unless ``positive``)."""
@@ -435,8 +386,6 @@ class Atoms:
         return found
 
 
-# predicate names as C strings
-_C_NAMES: dict[str, Any] = {}
 # signatures by name, arity and sign (a signature is a value clingo keeps for good)
 _SIGNATURES: dict[tuple[str, int, bool], int] = {}
 
@@ -454,16 +403,6 @@ def _compare(left: int, op: str, right: int) -> bool:
     if op == "<=":
         return not _lib.clingo_symbol_is_less_than(right, left)
     return not _lib.clingo_symbol_is_less_than(left, right)  # ">="
-
-
-def _aggregate(function: str, elements: tuple[Any, ...], binding: dict[str, int], atoms: Atoms) -> int:
-    """The value (a symbol) of an aggregate under ``binding``, over the distinct tuples of its
-    elements (see :func:`aggregate_value`)."""
-    tuples: dict[tuple[int, ...], None] = {}
-    for patterns, condition in elements:
-        for solution in _solutions(condition, 0, binding, atoms):
-            tuples[tuple(_build(p, solution) for p in patterns)] = None
-    return aggregate_value(function, list(tuples))
 
 
 def aggregate_value(function: str, tuples: list[tuple[int, ...]]) -> int:
@@ -490,88 +429,15 @@ def aggregate_value(function: str, tuples: list[tuple[int, ...]]) -> int:
     return clingo.Number(total)._rep
 
 
-def _ground(patterns: tuple[Pattern, ...], binding: dict[str, int]) -> list[int] | None:
-    """The argument values of ``patterns`` under ``binding``, or None if one is not ground."""
-    out = []
-    for p in patterns:
-        kind = p[0]
-        if kind == "c":
-            out.append(p[1])
-        elif kind == "v" and p[1] in binding:
-            out.append(binding[p[1]])
-        elif kind == "f" and _bound(p, binding):
-            out.append(_build(p, binding))
-        else:
-            return None
-    return out
-
-
-def _bound(pattern: Pattern, binding: dict[str, int]) -> bool:
-    kind = pattern[0]
-    if kind == "c":
-        return True
-    if kind == "v":
-        return pattern[1] in binding
-    if kind == "_":
-        return False
-    return all(_bound(p, binding) for p in pattern[2])
-
-
-def _solutions(body: tuple[Literal, ...], i: int, binding: dict[str, int], atoms: Atoms) -> Iterator[dict[str, int]]:
-    if i == len(body):
-        yield binding
-        return
-    literal = body[i]
-    kind = literal[0]
-    if kind == "pos" or kind == "neg":
-        _, name, patterns = literal
-        ground = _ground(patterns, binding)
-        if ground is not None:
-            # every argument known: one lookup instead of reading the predicate
-            if atoms.holds(name, ground) == (kind == "pos"):
-                yield from _solutions(body, i + 1, binding, atoms)
-        elif kind == "pos":
-            for _, args in atoms.of(name, len(patterns)):
-                extended = dict(binding)
-                if all(_match(p, a, extended) for p, a in zip(patterns, args)):
-                    yield from _solutions(body, i + 1, extended, atoms)
-        else:
-            for _, args in atoms.of(name, len(patterns)):
-                scratch = dict(binding)  # every named variable is bound: matching binds nothing else
-                if all(_match(p, a, scratch) for p, a in zip(patterns, args)):
-                    return
-            yield from _solutions(body, i + 1, binding, atoms)
-    elif kind == "cmp":
-        _, op, left, right = literal
-        if _compare(_build(left, binding), op, _build(right, binding)):
-            yield from _solutions(body, i + 1, binding, atoms)
-    else:
-        _, function, elements, op, guard, guard_left = literal
-        value = _aggregate(function, elements, binding, atoms)
-        if guard[0] == "v" and guard[1] not in binding:
-            yield from _solutions(body, i + 1, {**binding, guard[1]: value}, atoms)
-        elif _compare(_build(guard, binding), op, value) if guard_left else _compare(value, op, _build(guard, binding)):
-            yield from _solutions(body, i + 1, binding, atoms)
-
-
-def evaluate(
-    rules: Compiled | dict[str, list[MessageRule]], findings: list[tuple[int, ...]], atoms: Atoms
-) -> list[tuple[str, tuple[int, ...]]]:
-    """The head atoms (name, argument symbol values) the rules derive: the message ``rules`` (by
-    finding) for the ``findings`` that hold (each the symbol values of a finding/3 atom's
-    arguments), and the check rules (under ""), without repeats, in the order derived."""
+def evaluate(rules: Compiled | dict[str, list[Any]], findings: Iterable[str], facts: Any) -> list[tuple[str, tuple[int, ...]]]:
+    """The head atoms (name, argument symbol values) the rules derive over ``facts`` (a
+    derive.Indexed of the grounded atoms): the check rules (under ""), and the message ``rules`` of
+    the ``findings`` that hold (their ids), without repeats, in the order derived."""
     out: dict[tuple[str, tuple[int, ...]], None] = {}
-    for rule in rules.get("", ()):
-        name, patterns = rule.head
-        for solution in _solutions(rule.body, 0, {}, atoms):
-            out[(name, tuple(_build(p, solution) for p in patterns))] = None
-    for args in findings:
-        first = terms.term(args[0])
-        for rule in rules.get(first.string, ()):
-            binding: dict[str, int] = {}
-            if not all(_match(p, a, binding) for p, a in zip(rule.finding_args, args)):
-                continue
-            name, patterns = rule.head
-            for solution in _solutions(rule.body, 0, binding, atoms):
-                out[(name, tuple(_build(p, solution) for p in patterns))] = None
+    for key in ("", *dict.fromkeys(findings)):
+        for rule in rules.get(key, ()):
+            derived: dict[tuple[int, ...], None] = {}
+            rule.run(facts, derived)
+            for args in derived:
+                out[(rule.head, args)] = None
     return list(out)

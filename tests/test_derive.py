@@ -144,6 +144,6 @@ def test_a_plan_joins_as_clingo_grounds() -> None:
     plan = derive.compile_twins(twins)
     assert plan is not None
     reference = derive.Reference([], {}, set())
-    found, members = derive.derive([plan], messages.Atoms(ctl), reference, [])
+    found, members = derive.derive([plan], derive.Indexed(messages.Atoms(ctl), reference, []))
     assert [key for key, _ in found] == ['prov("r",p(1,2),(q(1,a),r(a,1)),(t(1,any),),(cmp(1,"<",3),))']
     assert {k[0]: sorted(str(clingo.Symbol(m)) for m in v) for k, v in members.items()} == {"r": ["u(1,a)", "u(1,b)"]}  # type: ignore[call-arg]

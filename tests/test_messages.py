@@ -7,7 +7,7 @@ import clingo
 import pytest
 from clingo import ast
 
-from cptkb.reasoner import messages, terms
+from cptkb.reasoner import derive, messages, terms
 from cptkb.reasoner.loader import _name_anonymous, load_program
 
 
@@ -16,6 +16,11 @@ def _rule(text: str) -> ast.AST:
     ast.parse_string(text, lambda s: found.append(s) if s.ast_type == ast.ASTType.Rule else None)
     (rule,) = found
     return rule
+
+
+def _indexed(atoms: messages.Atoms) -> derive.Indexed:
+    """The atoms of a test control, indexed as the engine indexes them (no reference data of its own)."""
+    return derive.Indexed(atoms, derive.Reference([], {}, set()), [])
 
 
 @pytest.mark.parametrize(
@@ -83,12 +88,11 @@ def test_evaluation_derives_what_clingo_derives() -> None:
     ctl = clingo.Control()
     ctl.add("base", [], PROGRAM)
     ctl.ground([("base", [])])
-    compiled: dict[str, list[messages.MessageRule]] = {}
+    compiled: dict[str, list[derive.RulePlan]] = {}
     for text in RULES:
-        rule = messages.compile_rule(text)
-        compiled.setdefault(rule.finding, []).append(rule)
-    found = [tuple(a._rep for a in s.symbol.arguments) for s in ctl.symbolic_atoms.by_signature("finding", 3)]
-    derived = messages.evaluate(compiled, found, messages.Atoms(ctl, lambda rep: False))
+        compiled.setdefault(messages.finding_of(_rule(text)) or "", []).append(messages.compile_rule(text))
+    found = [s.symbol.arguments[0].string for s in ctl.symbolic_atoms.by_signature("finding", 3)]
+    derived = messages.evaluate(compiled, found, _indexed(messages.Atoms(ctl, lambda rep: False)))
     got = sorted(str(clingo.Function(name, [terms.term(r).symbol() for r in args])) for name, args in derived)
     assert got == expected
 
@@ -100,9 +104,9 @@ def test_an_atom_the_grounder_left_open_counts_as_the_model_says(tmp_path: Path)
     ctl.add("base", [], 'finding("t.x", warning, left). {amount(left, 3); amount(left, 4)}.')
     ctl.ground([("base", [])])
     (rule,) = [messages.compile_rule(RULES[0])]
-    found = [tuple(a._rep for a in s.symbol.arguments) for s in ctl.symbolic_atoms.by_signature("finding", 3)]
+    found = [s.symbol.arguments[0].string for s in ctl.symbolic_atoms.by_signature("finding", 3)]
     holds = {clingo.Function("amount", [clingo.Function("left"), clingo.Number(4)])._rep}
-    derived = messages.evaluate({"t.x": [rule]}, found, messages.Atoms(ctl, lambda rep: rep in holds))
+    derived = messages.evaluate({"t.x": [rule]}, found, _indexed(messages.Atoms(ctl, lambda rep: rep in holds)))
     assert [str(clingo.Function(n, [terms.term(r).symbol() for r in a])) for n, a in derived] == [
         'finding_arg("t.x",left,count,4)'
     ]
@@ -202,7 +206,7 @@ def test_aggregates_evaluate_as_clingo_evaluates() -> None:
     ctl.add("base", [], AGGREGATE_DATA)
     ctl.ground([("base", [])])
     rules = [messages.compile_rule(t) for t in AGGREGATE_RULES]
-    derived = messages.evaluate({"": rules}, [], messages.Atoms(ctl))
+    derived = messages.evaluate({"": rules}, [], _indexed(messages.Atoms(ctl)))
     got = sorted(str(clingo.Function(n, [terms.term(r).symbol() for r in a])) for n, a in derived)
     assert got == expected
 
@@ -234,6 +238,6 @@ def test_the_knowledge_base_check_rules_fire_as_clingo_fires_them(engine) -> Non
         ctl = clingo.Control(["--warn=none"])
         ctl.add("base", [], data)
         ctl.ground([("base", [])])
-        derived = messages.evaluate({"": [messages.compile_rule(t) for t in texts]}, [], messages.Atoms(ctl))
+        derived = messages.evaluate({"": [messages.compile_rule(t) for t in texts]}, [], _indexed(messages.Atoms(ctl)))
         got = sorted(str(clingo.Function(n, [terms.term(r).symbol() for r in a])) for n, a in derived)
         assert got == expected
