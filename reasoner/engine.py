@@ -76,7 +76,16 @@ class Engine:
         # each marked rule's twins compiled for the reasoner (derive.py), when first needed
         self._plans: dict[int, derive.TwinPlan | None] = {}
         self._reference: derive.Reference | None = None
-        self._controls = _Controls(self.program.declarations_text(), self._static_atoms)
+        # A control prepared in the background holds the reference atoms that the rules an
+        # encounter evaluated alone grounds can read (its message and check rules are evaluated by
+        # the reasoner, over all of them); a batch, which grounds every kind, adds the others.
+        grounded_reads: set[tuple[str, int]] = set()
+        for rule in self.program.rules:
+            if not (rule.message or rule.check):
+                grounded_reads.update(rule.reads)
+        common = [a for a in self._static_atoms if (a.name, len(a.arguments)) in grounded_reads]
+        self._static_rest = [a for a in self._static_atoms if (a.name, len(a.arguments)) not in grounded_reads]
+        self._controls = _Controls(self.program.declarations_text(), common)
         weakref.finalize(self, self._controls.stop)
         # The parsed knowledge base is many long-lived objects; keep the cyclic
         # garbage collector from scanning them again after every evaluation.
@@ -193,6 +202,7 @@ class Engine:
                 for name, args in facts[0]:
                     writer.add(name, args)
             else:
+                writer.add_atoms(self._static_rest)
                 for n, fs in enumerate(facts):
                     k = clingo.Number(n)
                     writer.add(ENCOUNTER, [k])

@@ -459,8 +459,11 @@ class LoadedProgram:
         default_factory=dict, repr=False
     )
     _parsed: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
-    # the marked rules (indexes) each cached selection chose
+    # the marked rules (indexes) each cached selection chose, and the reference predicates its rules read
     _marked: dict[tuple[frozenset[Signature], bool, bool, frozenset[int] | None], tuple[int, ...]] = field(
+        default_factory=dict, repr=False
+    )
+    _reads: dict[tuple[frozenset[Signature], bool, bool, frozenset[int] | None], frozenset[Signature]] = field(
         default_factory=dict, repr=False
     )
     # the needs of the rules, indexed for select (see _needs_index)
@@ -520,6 +523,7 @@ class LoadedProgram:
         state["_cache"] = {}
         state["_parsed"] = {}
         state["_marked"] = {}
+        state["_reads"] = {}
         state["_needs"] = None
         return state
 
@@ -585,6 +589,7 @@ class LoadedProgram:
         if len(self._cache) >= SELECTION_CACHE_LIMIT:
             self._cache.clear()
             self._marked.clear()
+            self._reads.clear()
         # A body literal can hold when an input predicate is present, or when
         # the head of a chosen rule can derive an atom of its shape: a rule that
         # needs finding("emg.x", ...) or emg_unit(C, site(hemidiaphragm(X))) is
@@ -672,6 +677,7 @@ class LoadedProgram:
             statements.extend(parsed)
         self._cache[key] = statements
         self._marked[key] = tuple(i for i, rule in enumerate(rules) if chosen[i] and rule.marked)
+        self._reads[key] = frozenset(sig for i, rule in enumerate(rules) if chosen[i] for sig in rule.reads)
         return statements
 
     def marked_chosen(
@@ -683,6 +689,17 @@ class LoadedProgram:
         if found is None or key not in self._cache:
             self.select(inputs, trace, single=single, satisfied=satisfied)
             found = self._marked[key]
+        return found
+
+    def selection_reads(
+        self, inputs: frozenset[Signature], trace: bool, *, single: bool = False, satisfied: frozenset[int] | None = None
+    ) -> frozenset[Signature]:
+        """The reference predicates the rules (and twins) of the selection of these arguments read."""
+        key = (inputs, trace, single, satisfied)
+        found = self._reads.get(key)
+        if found is None or key not in self._cache:
+            self.select(inputs, trace, single=single, satisfied=satisfied)
+            found = self._reads[key]
         return found
 
 

@@ -275,3 +275,15 @@ def test_reading_the_answer_from_the_grounder_equals_solving(engine: Engine, val
     cases = [c for c in valid_cases if not c.switches]
     for case in cases:
         assert engine.evaluate(case.encounter).to_dict() == solving.evaluate(case.encounter).to_dict(), case.name
+
+
+def test_prepared_controls_hold_the_reference_atoms_single_evaluations_ground(engine: Engine) -> None:
+    """A control prepared in the background holds the reference atoms the grounded rules of an encounter
+    evaluated alone can read; those only message and check rules read (evaluated by the reasoner alone)
+    or only rules over reference data read (evaluated at load) are added by a batch, which grounds every
+    rule. The batch and single comparisons above show the results are unchanged."""
+    rest = {(a.name, len(a.arguments)) for a in engine._static_rest}
+    grounded = {sig for rule in engine.program.rules if not (rule.message or rule.check) for sig in rule.reads}
+    assert rest and not rest & grounded
+    assert {("nerve", 2), ("emg_code", 1)} <= rest
+    assert len(engine._static_atoms) - len(engine._static_rest) == len(engine._controls._atoms)
