@@ -383,11 +383,18 @@ class Reference:
                 rows.append(((name, len(args)), (sym._rep, args)))
         self.tables = frozenset(tables)
         self._index: dict[tuple[str, int, tuple[int, ...]], dict[tuple[int, ...], list[Row]]] = {}
+        self._full: dict[tuple[str, int], frozenset[tuple[int, ...]]] = {}
 
     def index(self, name: str, arity: int, key_pos: tuple[int, ...]) -> dict[tuple[int, ...], list[Row]]:
         found = self._index.get((name, arity, key_pos))
         if found is None:
             found = self._index[(name, arity, key_pos)] = _index(self.static.get((name, arity), ()), key_pos)
+        return found
+
+    def full(self, name: str, arity: int) -> frozenset[tuple[int, ...]]:
+        found = self._full.get((name, arity))
+        if found is None:
+            found = self._full[(name, arity)] = frozenset(args for _, args in self.static.get((name, arity), ()))
         return found
 
 
@@ -423,7 +430,7 @@ class Indexed:
         self._keys = keys
         self._keyed: dict[tuple[str, int], list[Row]] | None = None
         self._index: dict[tuple[str, int, tuple[int, ...]], dict[tuple[int, ...], list[Row]]] = {}
-        self._full: dict[tuple[str, int], set[tuple[int, ...]]] = {}
+        self._full: dict[tuple[str, int], set[tuple[int, ...]] | frozenset[tuple[int, ...]]] = {}
 
     def _rows(self, name: str, arity: int) -> list[Row]:
         sig = (name, arity)
@@ -452,11 +459,16 @@ class Indexed:
         """The true atoms name/arity whose arguments at ``key_pos`` have the values ``key``."""
         return self.index(name, arity, key_pos).get(key, _NONE)
 
-    def full(self, name: str, arity: int) -> set[tuple[int, ...]]:
+    def full(self, name: str, arity: int) -> set[tuple[int, ...]] | frozenset[tuple[int, ...]]:
         """The argument values of every true atom name/arity."""
         found = self._full.get((name, arity))
         if found is None:
-            found = self._full[(name, arity)] = {args for _, args in self.rows(name, arity, (), ())}
+            sig = (name, arity)
+            if sig in self._reference.static and sig not in self._reference.tables:
+                found = self._reference.full(name, arity)
+            else:
+                found = {args for _, args in self.rows(name, arity, (), ())}
+            self._full[sig] = found
         return found
 
 

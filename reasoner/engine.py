@@ -335,7 +335,7 @@ class Engine:
     def _ncci_facts(self, enc: Encounter) -> list[tuple[str, tuple[Any, ...]]]:
         """The NCCI editions in force on the encounter's date and their rows for the catalog's codes
         (the only codes a code set or a valid claim can name), as input facts."""
-        if not self.data.exists():
+        if not self.data.editions():  # read once per engine (no file: none)
             return []
         out: list[tuple[str, tuple[Any, ...]]] = []
         for table in ("ptp", "mue", "aoc"):
