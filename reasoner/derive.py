@@ -31,6 +31,7 @@ from . import messages, terms
 from .messages import Pattern, _atom_of, _build, _checked_body, _compare, _literal, _match, _pattern, aggregate_value
 from .result import Derivation
 
+
 @dataclass(frozen=True)
 class TwinPlan:
     """A marked rule's twins compiled for :func:`derive`: ``run(facts, out)`` appends, for each
@@ -107,7 +108,12 @@ def compile_twins(text: str) -> TwinPlan | None:
     # member twins: one per positive atom of each #count/#sum/#sum+ condition
     members = [r for r in rules[1:] if (_atom_of(r.head) is not None and _atom_of(r.head).name == "prov_member")]
     traced = sum(
-        1 for lit in literals if lit[0] == "agg" and lit[1] in _TRACED for _, cond in lit[2] for c in cond if c[0] == "pos"
+        1
+        for lit in literals
+        if lit[0] == "agg" and lit[1] in _TRACED
+        for _, cond in lit[2]
+        for c in cond
+        if c[0] == "pos"
     )
     if len(members) != traced or len(rules) != 1 + len(members):
         return None
@@ -236,10 +242,13 @@ class _Generator:
             )
             members_value = " + ".join(members) if members else "()"
             self.emit(
-                depth, f"out.append(({head_value}, {self.tuple_of(matched)}, {absent_value}, {cmp_value}, {members_value}))"
+                depth,
+                f"out.append(({head_value}, {self.tuple_of(matched)}, {absent_value}, {cmp_value}, {members_value}))",
             )
         # each index is fetched when first needed (a rule that does not fire reads nothing more)
-        self.lines[start:start] = ["    " + f"{local} = None" for local in [*self.indexes.values(), *self.sets.values()]]
+        self.lines[start:start] = [
+            "    " + f"{local} = None" for local in [*self.indexes.values(), *self.sets.values()]
+        ]
         env = {
             "P": tuple(self.patterns),
             "BUILD": _build,
@@ -323,7 +332,9 @@ class _Generator:
         self.emit(depth + 1, f"{local} = index({name!r}, {arity}, {self.tuple_of([str(i) for i in key_pos])})")
         return local
 
-    def positive(self, name: str, patterns: tuple[Pattern, ...], depth: int, bound: set[str], matched: list[str]) -> int:
+    def positive(
+        self, name: str, patterns: tuple[Pattern, ...], depth: int, bound: set[str], matched: list[str]
+    ) -> int:
         key_pos = tuple(i for i, p in enumerate(patterns) if _plain(p, bound))
         key = self.tuple_of([self.value(patterns[i]) for i in key_pos])
         rep, args = self.fresh("r"), self.fresh("a")
@@ -369,7 +380,9 @@ class Reference:
     """The reference atoms every control holds, and the keyed rows by key, read once, with indexes
     on argument positions kept for good (they are the same in every evaluation)."""
 
-    def __init__(self, static: list[clingo.Symbol], keyed: dict[str, list[clingo.Symbol]], tables: set[tuple[str, int]]) -> None:
+    def __init__(
+        self, static: list[clingo.Symbol], keyed: dict[str, list[clingo.Symbol]], tables: set[tuple[str, int]]
+    ) -> None:
         reader = terms.AtomReader()
         self.static: dict[tuple[str, int], list[Row]] = {}
         for sym in static:

@@ -45,7 +45,11 @@ def test_every_marked_rule_of_the_knowledge_base_is_derived_by_the_reasoner(engi
     the fragment would silently cost every traced evaluation that chooses it the twins' grounding)."""
     marked = [r for r in engine.program.rules if r.marked]
     assert len(marked) > 150
-    missing = [r.single for r in marked if derive.compile_twins(engine.program.named.get(r.single_twins, r.single_twins)) is None]
+    missing = [
+        r.single
+        for r in marked
+        if derive.compile_twins(engine.program.named.get(r.single_twins, r.single_twins)) is None
+    ]
     assert missing == []
 
 
@@ -110,7 +114,7 @@ def test_twins_outside_the_fragment_are_not_compiled() -> None:
         '_prov_p_1("r",p(X),(q(X,Y),),(),()) :- q(X,Y); Z = X + 1.',
         '_prov_p_1("r",p(X),(q(X,Y),),(),()) :- q(X,Y); r(Z) : s(Z).',
         '_prov_p_1("r",p(X),(q(Y,X),),(),()) :- q(X,Y).',
-        '_prov_p_1(r,p(X),(q(X,Y),),(),()) :- q(X,Y).',
+        "_prov_p_1(r,p(X),(q(X,Y),),(),()) :- q(X,Y).",
         # a count without its member twin
         '_prov_p_1("r",p(N),(q(X),),(),()) :- q(X); N = #count { Y : s(X, Y) }.',
     ):
