@@ -330,6 +330,7 @@ class Atoms:
         self._atoms = control.symbolic_atoms._rep
         self._holds = holds
         self._read: dict[tuple[str, int], list[tuple[int, tuple[int, ...]]]] = {}
+        self._values: dict[tuple[str, int, bool], list[int]] = {}
         self._reader = terms.AtomReader()
         self._sig = _ffi.new("clingo_signature_t*")
         self._it = _ffi.new("clingo_symbolic_atom_iterator_t*")
@@ -343,14 +344,26 @@ class Atoms:
         found = self._read.get(key)
         if found is None:
             parts = self._reader.parts
-            found = self._read[key] = [(rep, parts(rep)[1]) for rep in self.values(name, arity)]
+            arguments = _ARGUMENTS
+            if len(arguments) >= terms.TABLE_LIMIT:
+                arguments.clear()
+            found = []
+            for rep in self._values.get((name, arity, True)) or self.values(name, arity):
+                args = arguments.get(rep)
+                if args is None:
+                    args = arguments[rep] = parts(rep)[1]
+                found.append((rep, args))
+            self._read[key] = found
         return found
 
     def values(self, name: str, arity: int, positive: bool = True) -> list[int]:
         """The symbol values of the true atoms name/arity (``-name`` unless ``positive``)."""
-        found: list[int] = []
-        atoms, p_sig, p_it, p_end, p_flag, p_sym = self._atoms, self._sig, self._it, self._end, self._flag, self._sym
         key = (name, arity, positive)
+        found = self._values.get(key)
+        if found is not None:
+            return found
+        found = []
+        atoms, p_sig, p_it, p_end, p_flag, p_sym = self._atoms, self._sig, self._it, self._end, self._flag, self._sym
         sig = _SIGNATURES.get(key)
         if sig is None:
             if not _lib.clingo_signature_create(name.encode(), arity, positive, p_sig):
@@ -383,11 +396,15 @@ class Atoms:
                 found.append(rep)
             if not step(atoms, p_it[0], p_it):
                 _handle_error(False)
+        self._values[key] = found  # kept once read in full (not when an atom was left open)
         return found
 
 
 # signatures by name, arity and sign (a signature is a value clingo keeps for good)
 _SIGNATURES: dict[tuple[str, int, bool], int] = {}
+# an atom's arguments' symbol values by the atom's value (a symbol's value names it for good,
+# see reasoner/terms.py; atoms recur from one evaluation to the next)
+_ARGUMENTS: dict[int, tuple[int, ...]] = {}
 
 
 def _compare(left: int, op: str, right: int) -> bool:

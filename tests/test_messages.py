@@ -151,6 +151,8 @@ def test_an_atom_the_grounder_left_open_is_reported_without_a_model() -> None:
     assert sorted(terms.term(r).arguments[0].number for r in atoms.values("fact", 1)) == [1, 2]
     with pytest.raises(messages.Unsettled, match=r"open\(1\)"):
         atoms.values("open", 1)
+    with pytest.raises(messages.Unsettled, match=r"open\(1\)"):  # not kept half read
+        atoms.of("open", 1)
 
 
 @pytest.mark.parametrize(
