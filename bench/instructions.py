@@ -21,12 +21,13 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
 
-def _child(every: int, repeat: int, trace: bool, batch: bool) -> None:
+def _child(every: int, repeat: int, trace: bool, batch: bool, whole: bool) -> None:
     sys.path.insert(0, str(HERE))
     from bench import corpus  # noqa: PLC0415
 
@@ -39,6 +40,13 @@ def _child(every: int, repeat: int, trace: bool, batch: bool) -> None:
             list(engine.evaluate_many(encounters, trace=trace))
         else:
             for enc in encounters:
+                if whole:
+                    # Wait for the background thread's spare control, so that every evaluation
+                    # costs one control made and one freed (an evaluation that finds none makes
+                    # one itself, and the spare made later stays: a count that moved with timing).
+                    ready = engine._controls._ready
+                    while ready.empty():
+                        time.sleep(0.001)
                 engine.evaluate(enc, trace=trace)
     print(len(encounters))
 
@@ -47,6 +55,8 @@ def _count(every: int, repeat: int, trace: bool, batch: bool, whole: bool = Fals
     args = [sys.executable, __file__, "--child", str(repeat), "--every", str(every), "--trace", "on" if trace else "off"]
     if batch:
         args.append("--batch")
+    if whole:
+        args.append("--whole")
     toggle = [] if whole else ["--toggle-collect=clingo_control_ground"]
     proc = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *toggle, *args],
@@ -69,7 +79,7 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        _child(args.every, args.child, args.trace == "on", args.batch)
+        _child(args.every, args.child, args.trace == "on", args.batch, args.whole)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: this benchmark counts instructions with callgrind")
