@@ -468,10 +468,6 @@ class Indexed:
             self._index[(name, arity, key_pos)] = ix
         return ix
 
-    def rows(self, name: str, arity: int, key_pos: tuple[int, ...], key: tuple[int, ...]) -> list[Row]:
-        """The true atoms name/arity whose arguments at ``key_pos`` have the values ``key``."""
-        return self.index(name, arity, key_pos).get(key, _NONE)
-
     def full(self, name: str, arity: int) -> set[tuple[int, ...]] | frozenset[tuple[int, ...]]:
         """The argument values of every true atom name/arity."""
         found = self._full.get((name, arity))
@@ -480,7 +476,7 @@ class Indexed:
             if sig in self._reference.static and sig not in self._reference.tables:
                 found = self._reference.full(name, arity)
             else:
-                found = {args for _, args in self.rows(name, arity, (), ())}
+                found = {args for _, args in self.index(name, arity, ()).get((), _NONE)}
             self._full[sig] = found
         return found
 
@@ -492,15 +488,6 @@ def _tuple_text(items: list[str]) -> str:
     if len(items) == 1:
         return f"({items[0]},)"
     return f"({','.join(items)})"
-
-
-# derivations already built, by rule and the values in their record (bounded like result._DERIVATIONS)
-_BUILT: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
-_LIMIT = 50_000
-# absent atoms built from their patterns, by pattern and variable values
-_ABSENT: dict[tuple[Any, ...], int] = {}
-# head atoms by name and argument values (a symbol's value names it for good, see reasoner/terms.py)
-_HEADS: dict[tuple[str, tuple[int, ...]], int] = {}
 
 
 # derivations already built, by rule and the values in their record (bounded like result._DERIVATIONS)

@@ -100,8 +100,6 @@ def _string(location: ast.Location, text: str) -> ast.AST:
     return ast.SymbolicTerm(location, clingo.String(text))
 
 
-
-
 def _comparison_terms(location: ast.Location, comp: ast.AST) -> list[ast.AST]:
     out = []
     left = comp.term
@@ -459,11 +457,8 @@ class LoadedProgram:
         default_factory=dict, repr=False
     )
     _parsed: dict[str, list[ast.AST]] = field(default_factory=dict, repr=False)
-    # the marked rules (indexes) each cached selection chose, and the reference predicates its rules read
+    # the marked rules (indexes) each cached selection chose
     _marked: dict[tuple[frozenset[Signature], bool, bool, frozenset[int] | None], tuple[int, ...]] = field(
-        default_factory=dict, repr=False
-    )
-    _reads: dict[tuple[frozenset[Signature], bool, bool, frozenset[int] | None], frozenset[Signature]] = field(
         default_factory=dict, repr=False
     )
     # the needs of the rules, indexed for select (see _needs_index)
@@ -523,7 +518,6 @@ class LoadedProgram:
         state["_cache"] = {}
         state["_parsed"] = {}
         state["_marked"] = {}
-        state["_reads"] = {}
         state["_needs"] = None
         return state
 
@@ -589,7 +583,6 @@ class LoadedProgram:
         if len(self._cache) >= SELECTION_CACHE_LIMIT:
             self._cache.clear()
             self._marked.clear()
-            self._reads.clear()
         # A body literal can hold when an input predicate is present, or when
         # the head of a chosen rule can derive an atom of its shape: a rule that
         # needs finding("emg.x", ...) or emg_unit(C, site(hemidiaphragm(X))) is
@@ -677,7 +670,6 @@ class LoadedProgram:
             statements.extend(parsed)
         self._cache[key] = statements
         self._marked[key] = tuple(i for i, rule in enumerate(rules) if chosen[i] and rule.marked)
-        self._reads[key] = frozenset(sig for i, rule in enumerate(rules) if chosen[i] for sig in rule.reads)
         return statements
 
     def marked_chosen(
@@ -686,20 +678,9 @@ class LoadedProgram:
         """The marked rules (indexes into ``rules``) the selection of these arguments chose."""
         key = (inputs, trace, single, satisfied)
         found = self._marked.get(key)
-        if found is None or key not in self._cache:
+        if found is None:  # kept and emptied with the selection cache
             self.select(inputs, trace, single=single, satisfied=satisfied)
             found = self._marked[key]
-        return found
-
-    def selection_reads(
-        self, inputs: frozenset[Signature], trace: bool, *, single: bool = False, satisfied: frozenset[int] | None = None
-    ) -> frozenset[Signature]:
-        """The reference predicates the rules (and twins) of the selection of these arguments read."""
-        key = (inputs, trace, single, satisfied)
-        found = self._reads.get(key)
-        if found is None or key not in self._cache:
-            self.select(inputs, trace, single=single, satisfied=satisfied)
-            found = self._reads[key]
         return found
 
 

@@ -348,7 +348,7 @@ class Atoms:
             if len(arguments) >= terms.TABLE_LIMIT:
                 arguments.clear()
             found = []
-            for rep in self._values.get((name, arity, True)) or self.values(name, arity):
+            for rep in self.values(name, arity):  # read once: values keeps what it read
                 args = arguments.get(rep)
                 if args is None:
                     args = arguments[rep] = parts(rep)[1]

@@ -238,31 +238,20 @@ def _reps(atom: ShownAtom | RawAtom | clingo.Symbol) -> tuple[int, ...]:
 
 
 def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symbol]) -> list[Derivation]:
-    members: dict[tuple[str, int], list[int]] = {}
+    members: dict[tuple[str, int], list[int]] = defaultdict(list)
     found: list[tuple[str, Derivation]] = []
-    add = found.append
-    built = _DERIVATIONS.get
     for a in atoms:
         name = a.name
         if name == "prov":
-            reps = a.reps if type(a) is RawAtom else _reps(a)  # type: ignore[union-attr,arg-type]
-            hit = built(reps)
-            add(hit if hit is not None else _derivation(reps))
+            found.append(_derivation(_reps(a)))  # type: ignore[arg-type]
         elif name == "prov_member":
-            rule, head, member = a.reps if type(a) is RawAtom else _reps(a)  # type: ignore[union-attr,arg-type]
-            rule_id = _RULE_IDS.get(rule)
-            if rule_id is None:
-                rule_id = _RULE_IDS[rule] = terms.term(rule).string
-            counted = members.get((rule_id, head))
-            if counted is None:
-                members[(rule_id, head)] = [member]
-            else:
-                counted.append(member)
+            rule, head, member = _reps(a)  # type: ignore[arg-type]
+            members[(terms.term(rule).string, head)].append(member)
         elif name == "derivations":
             found.extend(a.found)  # type: ignore[union-attr]
             for key, reps in a.members.items():  # type: ignore[union-attr]
-                members.setdefault(key, []).extend(reps)
-    found.sort(key=_first)
+                members[key].extend(reps)
+    found.sort(key=lambda kd: kd[0])
     if not members:
         return [d for _, d in found]
     out = []
@@ -281,12 +270,6 @@ def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symb
     return out
 
 
-def _first(pair: tuple[str, Derivation]) -> str:
-    return pair[0]
-
-
-# rule ids by their symbol value (a string symbol's value names it for good, see reasoner/terms.py)
-_RULE_IDS: dict[int, str] = {}
 _WITH_MEMBERS: dict[tuple[str, frozenset[int]], Derivation] = {}
 
 
