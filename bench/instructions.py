@@ -1,6 +1,6 @@
 """Grounding work counted in instructions, a figure the machine's load does not move. Prints; asserts nothing.
 
-    python bench/instructions.py [--every N] [--trace off|on|both] [--batch] [--whole]
+    python bench/instructions.py [--every N] [--trace off|on|both] [--batch] [--whole] [--grounded]
 
 Runs valgrind's callgrind (it must be installed) on this same script in a
 child process, once evaluating every N-th valid corpus encounter once and
@@ -10,8 +10,11 @@ encounters is the grounding work of one warm evaluation. With --whole every
 instruction of the process is counted instead (Python included, and the
 background thread that prepares controls): the whole work of one warm
 evaluation. With --batch the encounters are evaluated as one batch
-(``Engine.evaluate_many``) instead of one by one. Under callgrind a run
-takes a few minutes.
+(``Engine.evaluate_many``) instead of one by one. An encounter evaluated
+alone is evaluated bottom-up by the reasoner (reasoner/bottomup.py), which
+grounds nothing; with --grounded the engine grounds it with clingo instead
+(``Engine(bottom_up=False)``), for comparison. Under callgrind a run takes a
+few minutes.
 """
 
 from __future__ import annotations
@@ -27,20 +30,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _child(every: int, repeat: int, trace: bool, batch: bool, whole: bool) -> None:
+def _child(every: int, repeat: int, trace: bool, batch: bool, whole: bool, grounded: bool) -> None:
     sys.path.insert(0, str(HERE))
     from bench import corpus  # noqa: PLC0415
 
     from cptkb.reasoner.engine import Engine  # noqa: PLC0415
 
-    engine = Engine()
+    engine = Engine(bottom_up=not grounded)
     encounters = corpus()[::every]
     for _ in range(repeat):
         if batch:
             list(engine.evaluate_many(encounters, trace=trace))
         else:
             for enc in encounters:
-                if whole:
+                if whole and engine._controls._thread is not None:
                     # Wait for the background thread's spare control, so that every evaluation
                     # costs one control made and one freed (an evaluation that finds none makes
                     # one itself, and the spare made later stays: a count that moved with timing).
@@ -51,12 +54,14 @@ def _child(every: int, repeat: int, trace: bool, batch: bool, whole: bool) -> No
     print(len(encounters))
 
 
-def _count(every: int, repeat: int, trace: bool, batch: bool, whole: bool = False) -> tuple[int, int]:
+def _count(every: int, repeat: int, trace: bool, batch: bool, whole: bool = False, grounded: bool = False) -> tuple[int, int]:
     args = [sys.executable, __file__, "--child", str(repeat), "--every", str(every), "--trace", "on" if trace else "off"]
     if batch:
         args.append("--batch")
     if whole:
         args.append("--whole")
+    if grounded:
+        args.append("--grounded")
     toggle = [] if whole else ["--toggle-collect=clingo_control_ground"]
     proc = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *toggle, *args],
@@ -76,19 +81,20 @@ def main() -> None:
     parser.add_argument("--trace", choices=("off", "on", "both"), default="both")
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--whole", action="store_true", help="count every instruction, not only those in ground")
+    parser.add_argument("--grounded", action="store_true", help="ground an encounter alone with clingo (no bottom-up evaluation)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        _child(args.every, args.child, args.trace == "on", args.batch, args.whole)
+        _child(args.every, args.child, args.trace == "on", args.batch, args.whole, args.grounded)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: this benchmark counts instructions with callgrind")
     figures = {}
     for trace in {"off": [False], "on": [True], "both": [False, True]}[args.trace]:
-        once, n = _count(args.every, 1, trace, args.batch, args.whole)
-        twice, _ = _count(args.every, 2, trace, args.batch, args.whole)
+        once, n = _count(args.every, 1, trace, args.batch, args.whole, args.grounded)
+        twice, _ = _count(args.every, 2, trace, args.batch, args.whole, args.grounded)
         figures[trace] = (twice - once) / n
-        mode = "batch" if args.batch else "single"
+        mode = "batch" if args.batch else "single (grounded)" if args.grounded else "single"
         where = "in all" if args.whole else "in ground"
         print(f"{mode} evaluation{' with trace' if trace else ''}: {figures[trace] / 1e6:.2f} M instructions {where} per encounter ({n} encounters)")
     if len(figures) == 2:

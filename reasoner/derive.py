@@ -149,10 +149,15 @@ def compile_rule(rule: ast.AST) -> RulePlan | None:
     ordered = _checked_body(list(rule.body))
     if ordered is None:
         return None
-    source, env = _Generator().function([_literal(lit) for lit in ordered], tuple(_pattern(a) for a in head.arguments))
+    return compile_literals(head.name, tuple(_pattern(a) for a in head.arguments), [_literal(lit) for lit in ordered])
+
+
+def compile_literals(name: str, head: tuple[Pattern, ...], literals: list[Any]) -> RulePlan:
+    """The plan of the rule name(head) :- literals (compiled by messages._literal, in evaluation order)."""
+    source, env = _Generator().function(literals, head)
     namespace: dict[str, Any] = {}
-    exec(compile(source, f"<rule {head.name}>", "exec"), env, namespace)  # noqa: S102 (code generated from the knowledge base, constants passed as values)
-    return RulePlan(head.name, namespace["run"], source)
+    exec(compile(source, f"<rule {name}>", "exec"), env, namespace)  # noqa: S102 (code generated from the knowledge base, constants passed as values)
+    return RulePlan(name, namespace["run"], source)
 
 
 _TRACED = ("count", "sum", "sum+")  # the aggregates whose members the member twins record
@@ -499,6 +504,16 @@ _ABSENT: dict[tuple[Any, ...], int] = {}
 _HEADS: dict[tuple[str, tuple[int, ...]], int] = {}
 
 
+def atom_value(name: str, args: tuple[int, ...]) -> int:
+    """The symbol value of the atom name(args...) (``args``: symbol values), built once."""
+    rep = _HEADS.get((name, args))
+    if rep is None:
+        if len(_HEADS) >= _LIMIT:
+            _HEADS.clear()
+        rep = _HEADS[(name, args)] = clingo.Function(name, [clingo.Symbol(a) for a in args])._rep  # type: ignore[call-arg]
+    return rep
+
+
 def derive(
     plans: list[TwinPlan], facts: Indexed
 ) -> tuple[list[tuple[str, Derivation]], dict[tuple[str, int], list[int]]]:
@@ -516,9 +531,7 @@ def derive(
         for args, pos, absent, cmps, counted in solutions:
             head = _HEADS.get((name, args))
             if head is None:
-                if len(_HEADS) >= _LIMIT:
-                    _HEADS.clear()
-                head = _HEADS[(name, args)] = clingo.Function(name, [clingo.Symbol(a) for a in args])._rep  # type: ignore[call-arg]
+                head = atom_value(name, args)
             key = (plan.rule, head, pos, absent, cmps)
             built = _BUILT.get(key)
             if built is None:

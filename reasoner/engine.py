@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import clingo
 from clingo import ast
 
-from . import cache, derive, messages, terms
+from . import bottomup, cache, derive, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .loader import ENCOUNTER, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
 from .result import Derived, RawAtom, Result, ShownAtom, build_result
@@ -35,7 +35,9 @@ def _clingo_logger(code: clingo.MessageCode, message: str) -> None:
 
 
 class Engine:
-    """Parses the knowledge base once; each :meth:`evaluate` grounds one encounter.
+    """Parses the knowledge base once; each :meth:`evaluate` evaluates one encounter: by the
+    reasoner's bottom-up evaluation of the stratified rules (reasoner/bottomup.py) where the knowledge
+    base allows it, else grounded by clingo; :meth:`evaluate_many` grounds batches with clingo.
 
     >>> engine = Engine()
     >>> result = engine.evaluate({"id": "e1", "date_of_service": "2024-05-01"})
@@ -43,7 +45,11 @@ class Engine:
     []
     """
 
-    def __init__(self, kb_dir: str | Path | None = None, data_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, kb_dir: str | Path | None = None, data_dir: str | Path | None = None, bottom_up: bool = True
+    ) -> None:
+        """``bottom_up=False``: every evaluation is grounded by clingo, an encounter alone too (the
+        reasoner's bottom-up evaluation, reasoner/bottomup.py, is the default where it applies)."""
         from .cmsdata import DataStore, default_data_dir
 
         self.kb_dir = Path(kb_dir) if kb_dir is not None else default_kb_dir()
@@ -76,6 +82,10 @@ class Engine:
         # each marked rule's twins compiled for the reasoner (derive.py), when first needed
         self._plans: dict[int, derive.TwinPlan | None] = {}
         self._reference: derive.Reference | None = None
+        # the encounter rules in strata order, for the reasoner's evaluation of an encounter alone
+        # (reasoner/bottomup.py), made when first needed
+        self._stratified: bottomup.Stratified | None = None
+        self.bottom_up = bottom_up
         # A control prepared in the background holds the reference atoms that the rules an
         # encounter evaluated alone grounds can read (its message and check rules are evaluated by
         # the reasoner, over all of them); a batch, which grounds every kind, adds the others.
@@ -163,18 +173,26 @@ class Engine:
     def solve(
         self, encounters: list[Encounter], trace: bool = False, derived: bool = True
     ) -> list[list[ShownAtom | RawAtom | Derived]]:
-        """Ground a batch of encounters with the knowledge base in one control.
+        """Evaluate encounters: a batch grounded with the knowledge base in one control.
 
         Encounter number n of the batch is the first argument of each of its
         atoms; the rules keep encounters apart, so the batch gives the same
         answers as one encounter at a time. Returns each encounter's shown
-        atoms (without the number), sorted. The trace of one encounter alone
-        is worked out by the reasoner from the grounded rules (reasoner/derive.py)
-        where it can be, unless ``derived`` is false; then the twins are grounded.
+        atoms (without the number). One encounter alone is evaluated by the
+        reasoner bottom-up (reasoner/bottomup.py) where the knowledge base
+        allows it; otherwise it is grounded, and its trace is worked out by the
+        reasoner from the grounded rules (reasoner/derive.py) where it can be.
+        With ``derived`` false the reasoner does neither: clingo grounds the
+        rules and the twins.
         """
         if not encounters:
             return []
         facts = [enc.facts + self._ncci_facts(enc) for enc in encounters]
+        if len(encounters) == 1 and derived and self.bottom_up:
+            alone = self._alone(encounters[0], facts[0], trace)
+            if alone is not None:
+                self._check_faults(encounters, [alone])
+                return [alone]
         inputs = frozenset((name, len(args)) for fs in facts for name, args in fs)
         # One encounter alone is grounded with the rules as written (no
         # encounter number: about a fifth less grounding work).
@@ -259,12 +277,50 @@ class Engine:
                 if atom is None:
                     atom = by_parts[(name, reps)] = shown_atom(name, reps)
                 per[k].append(atom)
+        self._check_faults(encounters, per)
+        return per
+
+    @staticmethod
+    def _check_faults(encounters: list[Encounter], per: list[list[ShownAtom | RawAtom | Derived]]) -> None:
         for n, atoms in enumerate(per):
             faults = [a for a in atoms if a.name == "kb_fault"]
             if faults:
                 detail = "; ".join(f"{f.arguments[0].string}: {f.arguments[1]}" for f in faults)
                 raise KnowledgeBaseFault(f"knowledge base fault for encounter {encounters[n].ident!r}: {detail}")
-        return per
+
+    def _alone(
+        self, enc: Encounter, facts: list[tuple[str, tuple[Any, ...]]], trace: bool
+    ) -> list[ShownAtom | RawAtom | Derived] | None:
+        """The shown atoms of an encounter evaluated alone by the reasoner, its rules run bottom-up
+        (reasoner/bottomup.py), with its derivations when ``trace``; None when the knowledge base is
+        outside what the reasoner evaluates (then clingo grounds it)."""
+        stratified = self._stratified
+        if stratified is None:
+            static = {(a.name, len(a.arguments)) for a in self._static_atoms} | set(self.program.keyed_tables)
+            stratified = self._stratified = bottomup.Stratified(self.program, static)
+            if not stratified.available:
+                log.debug("encounters are grounded by clingo: %s", stratified.unavailable)
+        if not stratified.available:
+            return None
+        store = bottomup.Store(self._reference_data(), self.program.keyed_keys(enc.keys))
+        fired = stratified.run(store, facts)
+        plans = None
+        if trace:
+            plans = self._twin_plans(tuple(i for i in fired if self.program.rules[i].marked))
+            if plans is None:
+                return None
+        reps = [rep for sig in stratified.shown for rep in store.values(sig)]
+        atoms = self._single_atoms(store, reps, terms.AtomReader())
+        if plans is not None:
+            found, members = derive.derive(plans, store)
+            atoms.append(Derived("derivations", found, members))
+        return atoms
+
+    def _reference_data(self) -> derive.Reference:
+        """The reference atoms, read once per engine (see derive.Reference)."""
+        if self._reference is None:
+            self._reference = derive.Reference(self._static_atoms, self._keyed_atoms, self.program.keyed_tables)
+        return self._reference
 
     def _shown_signatures(self, statements: list[ast.AST]) -> list[tuple[str, int, bool]] | None:
         """The signatures a selection's #show statements name (None if it shows terms too)."""
@@ -288,9 +344,7 @@ class Engine:
     def _indexed(self, atoms: messages.Atoms, keyed: list[str]) -> derive.Indexed:
         """The true atoms of a grounded control, indexed for the reasoner's rule evaluation (the
         reference atoms read once per engine; ``keyed``: the keys whose keyed rows it holds)."""
-        if self._reference is None:
-            self._reference = derive.Reference(self._static_atoms, self._keyed_atoms, self.program.keyed_tables)
-        return derive.Indexed(atoms, self._reference, keyed)
+        return derive.Indexed(atoms, self._reference_data(), keyed)
 
     def _single_atoms(
         self, grounded: derive.Indexed, reps: list[int], reader: terms.AtomReader
@@ -428,7 +482,9 @@ class _Controls:
     statements to instantiate on the request path) and frees used controls,
     while the caller goes on (clingo releases the interpreter lock in its C
     calls, so the second core does the work). A control is never reused: each
-    evaluation grounds into a new one.
+    evaluation grounds into a new one. The thread starts with the first
+    control taken: an engine whose encounters are all evaluated bottom-up
+    (reasoner/bottomup.py) never grounds and keeps no thread busy.
     """
 
     OPTIONS = ["--models=0", "--warn=no-atom-undefined"]
@@ -438,9 +494,8 @@ class _Controls:
         self._atoms = atoms
         self._ready: queue.SimpleQueue[clingo.Control] = queue.SimpleQueue()
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._work, name="cptkb-controls", daemon=True)
-        self._thread.start()
-        self._jobs.put(None)  # make the first spare
+        self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
 
     def new(self) -> clingo.Control:
         """A control holding the reference data, ready for an evaluation's rules and facts."""
@@ -466,6 +521,13 @@ class _Controls:
         self._jobs.put(_STOP)
 
     def take(self) -> clingo.Control:
+        if self._thread is None:
+            with self._starting:
+                if self._thread is None:
+                    thread = threading.Thread(target=self._work, name="cptkb-controls", daemon=True)
+                    thread.start()
+                    self._jobs.put(None)  # make the first spare
+                    self._thread = thread
         try:
             return self._ready.get_nowait()
         except queue.Empty:

@@ -48,7 +48,7 @@ import clingo
 from clingo import ast
 
 from .guards import OPERATORS, GuardSet, derive as derive_guards
-from .messages import finding_of as message_of, is_check
+from .messages import finding_of as message_of, is_check, portable_rule
 
 MARKER = "rule"
 PROV_PREFIX = "_prov_"
@@ -401,6 +401,10 @@ class EncounterRule:
     # A check rule (kb_fault/2, reasoner/messages.py): an encounter evaluated
     # alone does not ground it either; the reasoner evaluates it.
     check: bool = False
+    # The rule as plain data (messages.portable_rule) for the reasoner's bottom-up
+    # evaluation of an encounter alone (reasoner/bottomup.py); None when it is
+    # outside the fragment the reasoner evaluates.
+    portable: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -916,6 +920,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
                         bool(collector.twins.get(index)),
                         message=(message_of(stm) or "") if evaluable and not collector.twins.get(index) else "",
                         check=evaluable and not collector.twins.get(index) and is_check(stm),
+                        portable=portable_rule(stm) if evaluable else None,
                     )
                 )
             elif any(h in used for h in d.heads):

@@ -248,6 +248,49 @@ def _literal(lit: ast.AST) -> Literal:
     return ("agg", _FUNCTIONS[atom.function], elements, OPERATORS[guard.comparison], _pattern(guard.term), atom.left_guard is not None)
 
 
+def portable_rule(rule: ast.AST) -> tuple[Any, ...] | None:
+    """A rule with one atom as its head and a body in the fragment of :func:`_checked_body` as plain
+    data that survives pickling: (head name, head argument patterns, body literals in evaluation
+    order), with each constant as its text (a symbol's value is only good in its own process, see
+    :func:`resolved`); None for any other rule. The loader keeps it for reasoner/bottomup.py."""
+    if rule.ast_type != ast.ASTType.Rule or rule.head.ast_type != ast.ASTType.Literal:
+        return None
+    head = _atom_of(rule.head)
+    if head is None or not _supported(head):
+        return None
+    ordered = _checked_body(list(rule.body))
+    if ordered is None:
+        return None
+    bound: set[str] = set()
+    for lit in ordered:
+        atom = lit.atom
+        if atom.ast_type == ast.ASTType.SymbolicAtom and lit.sign == ast.Sign.NoSign:
+            bound |= _names(atom.symbol)
+        elif atom.ast_type == ast.ASTType.BodyAggregate:
+            bound |= _names((atom.left_guard or atom.right_guard).term)
+    if not _names(head) <= bound or _anonymous(head):
+        return None
+    plain = (head.name, tuple(_pattern(a) for a in head.arguments), tuple(_literal(lit) for lit in ordered))
+    return _texts(plain, lambda rep: ("C", str(clingo.Symbol(rep))))  # type: ignore[call-arg]
+
+
+def resolved(portable: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A :func:`portable_rule` with its constants as symbol values again."""
+    return _texts(portable, None)
+
+
+def _texts(item: Any, out: Callable[[int], Any] | None) -> Any:
+    """``item`` with each constant pattern ("c", value) turned into ("C", text) by ``out``, or back
+    when ``out`` is None."""
+    if not isinstance(item, tuple):
+        return item
+    if len(item) == 2 and out is not None and item[0] == "c" and isinstance(item[1], int):
+        return out(item[1])
+    if len(item) == 2 and out is None and item[0] == "C" and isinstance(item[1], str):
+        return ("c", clingo.parse_term(item[1])._rep)
+    return tuple(_texts(x, out) for x in item)
+
+
 def compile_rule(text: str) -> Any:
     """Compile the message or check rule written as ``text`` (one rule, as :func:`finding_of` or
     :func:`is_check` accepts) into a derive.RulePlan: the rule's body as Python loops over indexed

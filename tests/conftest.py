@@ -21,6 +21,20 @@ def engine() -> Engine:
 
 
 @pytest.fixture(scope="session")
+def grounding_engine() -> Engine:
+    """An engine that grounds every evaluation with clingo, an encounter alone too (no bottom-up
+    evaluation by the reasoner, reasoner/bottomup.py): the tests compare the two ways."""
+    return Engine(bottom_up=False)
+
+
+@pytest.fixture(scope="session", params=["bottom-up", "grounded"])
+def alone_engine(request: pytest.FixtureRequest, engine: Engine, grounding_engine: Engine) -> Engine:
+    """Each way of evaluating an encounter alone in turn: the reasoner's bottom-up evaluation (the
+    default engine) and clingo's grounding."""
+    return engine if request.param == "bottom-up" else grounding_engine
+
+
+@pytest.fixture(scope="session")
 def valid_cases() -> list:
     """Every case of the corpus (tests/cases) that expects a result, not an error."""
     from pathlib import Path

@@ -14,6 +14,7 @@ import clingo
 import cptkb
 from cptkb import InvalidEncounter
 from cptkb.explain.graph import build_graph
+from cptkb.reasoner import bottomup
 from cptkb.reasoner.engine import Engine
 from cptkb.reasoner.whynot import answer_set
 
@@ -54,29 +55,31 @@ def test_batch_equals_single(engine: Engine) -> None:
     assert [c.code for c in batch[2].codes] == ["95934"]
 
 
-def test_single_grounding_equals_batch_grounding_over_the_corpus(engine: Engine, valid_cases) -> None:
-    """One encounter alone is grounded with the rules as written (no encounter number), a batch with
-    the number (reasoner/loader.py, EncounterRule.single): over every valid case of the corpus both give
-    the same result and the same derivations."""
+def test_single_grounding_equals_batch_grounding_over_the_corpus(engine: Engine, alone_engine: Engine, valid_cases) -> None:
+    """One encounter alone is evaluated bottom-up by the reasoner (reasoner/bottomup.py), or grounded
+    with the rules as written (no encounter number), a batch is grounded with the number
+    (reasoner/loader.py, EncounterRule.single): over every valid case of the corpus each way alone
+    gives the batch's result and derivations."""
     plain = [c for c in valid_cases if not c.switches]
     assert len(plain) > 200
     encounters = [c.encounter for c in plain]
     batch = list(engine.evaluate_many(encounters, trace=True, batch_size=50))
     for case, together in zip(plain, batch):
-        alone = engine.evaluate(case.encounter, trace=True)
+        alone = alone_engine.evaluate(case.encounter, trace=True)
         assert alone.to_dict() == together.to_dict(), case.name
         assert alone.derivations == together.derivations, case.name
 
 
-def test_guarded_selection_equals_batch_grounding_over_generated_encounters(engine: Engine) -> None:
-    """An encounter alone is grounded without the rules whose guards its facts fail (loader.Guard); a
-    batch is grounded without that test. Over 300 generated encounters (every rule family, facility and
-    office settings, every provider role) both give the same result and the same derivations."""
+def test_guarded_selection_equals_batch_grounding_over_generated_encounters(engine: Engine, alone_engine: Engine) -> None:
+    """An encounter alone is grounded without the rules whose guards its facts fail (loader.Guard), or
+    evaluated bottom-up by the reasoner; a batch is grounded without that test. Over 300 generated
+    encounters (every rule family, facility and office settings, every provider role) each way alone
+    gives the batch's result and derivations."""
     encounters = list(generate(300, seed=5))
     batch = list(engine.evaluate_many(encounters, trace=True, batch_size=100))
     left_out = 0
     for encounter, together in zip(encounters, batch):
-        alone = engine.evaluate(encounter, trace=True)
+        alone = alone_engine.evaluate(encounter, trace=True)
         assert alone.to_dict() == together.to_dict(), encounter["id"]
         assert alone.derivations == together.derivations, encounter["id"]
         enc = engine.validate(encounter)
@@ -98,12 +101,14 @@ def _whole_program_atoms(engine: Engine, encounter: dict) -> list[str]:
     )
 
 
-def test_rule_selection_and_guards_equal_the_whole_program(engine: Engine, valid_cases) -> None:
-    """An encounter evaluated alone grounds only the rules its input can make fire (rule selection by
-    predicate and argument shape, and guards: reasoner/loader.py, reasoner/guards.py). Over every
+def test_rule_selection_and_guards_equal_the_whole_program(alone_engine: Engine, valid_cases) -> None:
+    """An encounter grounded alone grounds only the rules its input can make fire (rule selection by
+    predicate and argument shape, and guards: reasoner/loader.py, reasoner/guards.py); evaluated
+    bottom-up, it runs only the rules whose positive body has atoms (reasoner/bottomup.py). Over every
     valid case of the corpus and 100 generated encounters its shown atoms equal those of the whole
-    knowledge base grounded with no selection at all, and its result with the trace (where marked
+    knowledge base grounded by clingo with no selection at all, and its result with the trace (where marked
     rules give way to their derivation records and projections) equals the one without."""
+    engine = alone_engine
     encounters = [c.encounter for c in valid_cases if not c.switches] + list(generate(100, seed=11))
     for encounter in encounters:
         (alone,) = engine.solve([engine.validate(encounter)])
@@ -263,18 +268,23 @@ def test_each_finding_node_is_linked_from_its_own_atom(engine: Engine) -> None:
     assert sorted(sources) == ['atom:finding("claim.code_missing",warning,"95886")', 'atom:finding("claim.code_missing",warning,"95908")']
 
 
-def test_reading_the_answer_from_the_grounder_equals_solving(engine: Engine, valid_cases) -> None:
-    """An encounter evaluated alone without the trace reads its answer from the grounder when the rules
-    are stratified (LoadedProgram.stratified); with the solver instead, every valid case of the corpus
-    gives the same result."""
+def test_reading_the_answer_from_the_grounder_equals_solving(engine: Engine, grounding_engine: Engine, valid_cases) -> None:
+    """An encounter evaluated alone reads its answer from the grounder when the rules are stratified
+    (LoadedProgram.stratified), or derives it bottom-up (reasoner/bottomup.py, which needs them
+    stratified too); with the solver instead, every valid case of the corpus gives the same result."""
     import copy
 
-    solving = copy.copy(engine)
+    solving = copy.copy(grounding_engine)
     solving.program = copy.copy(engine.program)
     solving.program.stratified = False
+    solving._stratified = None
+    assert not solving.bottom_up
+    assert not bottomup.Stratified(solving.program, ()).available
     cases = [c for c in valid_cases if not c.switches]
     for case in cases:
-        assert engine.evaluate(case.encounter).to_dict() == solving.evaluate(case.encounter).to_dict(), case.name
+        solved = solving.evaluate(case.encounter).to_dict()
+        assert engine.evaluate(case.encounter).to_dict() == solved, case.name
+        assert grounding_engine.evaluate(case.encounter).to_dict() == solved, case.name
 
 
 def test_prepared_controls_hold_the_reference_atoms_single_evaluations_ground(engine: Engine) -> None:

@@ -53,12 +53,13 @@ def test_every_marked_rule_of_the_knowledge_base_is_derived_by_the_reasoner(engi
     assert missing == []
 
 
-def test_derived_equals_grounded_twins_over_generated_encounters(engine: Engine) -> None:
-    """Over 150 generated encounters (every rule family), the derivations the reasoner works out equal
-    those of the grounded twins, members included, and the results are the same."""
+def test_derived_equals_grounded_twins_over_generated_encounters(engine: Engine, alone_engine: Engine) -> None:
+    """Over 150 generated encounters (every rule family), the derivations the reasoner works out, over
+    the atoms it derived bottom-up or over those the grounder derived, equal those of the grounded
+    twins, members included, and the results are the same."""
     compared = 0
     for encounter in generate(150, seed=23):
-        derived = engine.evaluate(encounter, trace=True)
+        derived = alone_engine.evaluate(encounter, trace=True)
         grounded = _twins_grounded(engine, encounter)
         assert derived.to_dict() == grounded.to_dict(), encounter["id"]
         assert derived.derivations == grounded.derivations, encounter["id"]
@@ -66,21 +67,21 @@ def test_derived_equals_grounded_twins_over_generated_encounters(engine: Engine)
     assert compared > 150 * 40
 
 
-def test_aggregate_members_with_an_anonymous_variable_are_recorded(engine: Engine) -> None:
+def test_aggregate_members_with_an_anonymous_variable_are_recorded(engine: Engine, alone_engine: Engine) -> None:
     """kb/rules/necessity.lp counts repetitive stimulation studies with #count { X, S : enc_rns(_, X, S) }:
     each study counted is a member of the count's derivation, recorded in full, whether derived or grounded
     (the member twin names the condition's anonymous variable)."""
-    derived = engine.evaluate(RNS, trace=True)
+    derived = alone_engine.evaluate(RNS, trace=True)
     grounded = _twins_grounded(engine, RNS)
     (count,) = [d for d in derived.derivations if str(d.head) == "study_amount(rns,2)"]
     assert [str(m) for m in count.members] == ["enc_rns(0,ulnar,right)", "enc_rns(1,spinal_accessory,right)"]
     assert derived.derivations == grounded.derivations
 
 
-def test_a_rule_the_reasoner_cannot_derive_leaves_the_trace_to_the_twins(engine: Engine) -> None:
+def test_a_rule_the_reasoner_cannot_derive_leaves_the_trace_to_the_twins(engine: Engine, alone_engine: Engine) -> None:
     """When one chosen marked rule's twins are outside the fragment (its plan is None), the evaluation
-    grounds the twins instead, with the same result and derivations."""
-    other = copy.copy(engine)
+    grounds the rules and the twins instead (bottom-up or not), with the same result and derivations."""
+    other = copy.copy(alone_engine)
     other._plans = dict(engine._plans)
     for i, rule in enumerate(engine.program.rules):
         if rule.marked and "study_amount(rns" in rule.single:
@@ -91,7 +92,7 @@ def test_a_rule_the_reasoner_cannot_derive_leaves_the_trace_to_the_twins(engine:
     assert build_result(enc, atoms, other.vocab).derivations == engine.evaluate(RNS, trace=True).derivations
 
 
-def test_an_atom_the_grounder_left_open_leaves_the_trace_to_the_twins(engine: Engine, monkeypatch) -> None:
+def test_an_atom_the_grounder_left_open_leaves_the_trace_to_the_twins(grounding_engine: Engine, monkeypatch) -> None:
     """An atom the grounder did not settle (never the case for a stratified knowledge base) sends the
     evaluation to the grounded twins and the solver."""
 
@@ -99,9 +100,9 @@ def test_an_atom_the_grounder_left_open_leaves_the_trace_to_the_twins(engine: En
         raise messages.Unsettled("p")
 
     monkeypatch.setattr(derive, "derive", unsettled)
-    traced = engine.evaluate(RNS, trace=True)
+    traced = grounding_engine.evaluate(RNS, trace=True)
     monkeypatch.undo()
-    assert traced.derivations == engine.evaluate(RNS, trace=True).derivations
+    assert traced.derivations == grounding_engine.evaluate(RNS, trace=True).derivations
 
 
 def test_twins_outside_the_fragment_are_not_compiled() -> None:

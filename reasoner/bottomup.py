@@ -1,0 +1,209 @@
+"""An encounter evaluated alone, by the reasoner: the rules run bottom-up, stratum by stratum.
+
+The knowledge base's encounter rules are stratified (loader._is_stratified):
+normal rules with one atom as their head, no predicate depending on itself
+through a negative literal or an aggregate. Such a program has one answer set,
+which is what clingo's grounder derives without solving, and which a
+bottom-up evaluation in the order of the strata derives too: each predicate
+is complete before a negative literal or an aggregate reads it, and a group
+of predicates defined through each other (positive recursion) is run until
+nothing new is derived.
+
+For an encounter evaluated alone the reasoner does this itself instead of
+grounding: each rule is compiled into Python loops over the atoms, indexed by
+the arguments a body atom is looked up by (reasoner/derive.py, the same
+compiler as the trace and the message rules), and run once its stratum's
+inputs are settled. A rule whose positive body reads a predicate with no atom
+cannot fire and is neither compiled nor run. Grounding the same rules costs
+clingo about twice as many instructions, plus a control holding the
+reference data for every evaluation (docs/performance.md, "Fifth round").
+
+The evaluation follows clingo's semantics for the fragment the reasoner
+evaluates (reasoner/messages.py: positive and negative atoms, comparisons,
+#count/#sum/#sum+/#min/#max aggregates over positive conditions, terms that
+are constants, variables, functions and tuples; no arithmetic, pools or
+intervals). A knowledge base with a rule outside the fragment, or not
+stratified, is grounded by clingo as before (:attr:`Stratified.available`);
+so is every batch, and every evaluation asked for with ``derived=False``.
+tests/test_bottomup.py compares both ways over the corpus and generated
+encounters, and tests/test_api.py compares single evaluations with batches
+and with the whole knowledge base grounded by clingo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import clingo
+
+from . import derive
+from .loader import LoadedProgram, Signature
+from .messages import resolved
+
+
+@dataclass(frozen=True)
+class Step:
+    """The rules of one stratum's group of head predicates (``recursive``: the group reads itself)."""
+
+    rules: tuple[int, ...]  # indexes into LoadedProgram.rules
+    heads: frozenset[Signature]
+    recursive: bool
+
+
+class Store(derive.Indexed):
+    """The atoms of one evaluation: the reference data (shared, see derive.Reference), the keyed
+    rows of the keys the encounter names, and the encounter's facts and derived atoms, each
+    predicate's atoms by their arguments' symbol values."""
+
+    def __init__(self, reference: derive.Reference, keys: list[str]) -> None:
+        super().__init__(self, reference, keys)  # type: ignore[arg-type]  # the store reads its own atoms (of)
+        self.atoms: dict[Signature, dict[tuple[int, ...], int]] = {}
+
+    def of(self, name: str, arity: int) -> list[derive.Row]:
+        found = self.atoms.get((name, arity))
+        if not found:
+            return derive._NONE
+        return [(rep, args) for args, rep in found.items()]
+
+    def add(self, sig: Signature, arguments: Iterable[tuple[int, ...]]) -> bool:
+        """Make the atoms sig(arguments) true; whether one of them is new (then the predicate's
+        indexes are built again when next read)."""
+        have = self.atoms.get(sig)
+        if have is None:
+            have = self.atoms[sig] = {}
+        name = sig[0]
+        new = False
+        for args in arguments:
+            if args not in have:
+                have[args] = derive.atom_value(name, args)
+                new = True
+        if new:
+            for key in [k for k in self._index if k[0] == name and k[1] == sig[1]]:
+                del self._index[key]
+            self._full.pop(sig, None)
+        return new
+
+    def values(self, sig: Signature) -> list[int]:
+        """The symbol values of the true atoms of an encounter predicate."""
+        found = self.atoms.get(sig)
+        return list(found.values()) if found else []
+
+
+class Stratified:
+    """The encounter rules of a knowledge base in the order of their strata, each compiled when first
+    needed."""
+
+    def __init__(self, program: LoadedProgram, static: Iterable[Signature]) -> None:
+        """``static``: the predicates of the reference data."""
+        import networkx as nx  # noqa: PLC0415
+
+        self._program = program
+        indexes = [i for i, r in enumerate(program.rules) if not (r.message or r.check)]
+        self._plans: dict[int, derive.RulePlan] = {}
+        self._literals: dict[int, tuple[Any, ...]] = {}
+        # the encounter predicates a rule's positive body reads: with none of one, it cannot fire
+        self._needs: dict[int, tuple[Signature, ...]] = {}
+        self._heads: dict[int, Signature] = {}
+        static = set(static)
+        reasons = []
+        if not program.stratified:
+            reasons.append("the rules are not stratified")
+        graph: nx.DiGraph = nx.DiGraph()
+        for i in indexes:
+            rule = program.rules[i]
+            if rule.portable is None:
+                reasons.append(f"a rule is outside the fragment the reasoner evaluates: {rule.single}")
+                continue
+            name, head, literals = rule.portable
+            sig = self._heads[i] = (name, len(head))
+            graph.add_node(sig)
+            needs = []
+            for sig_read, positive in _reads(literals):
+                if sig_read in program.dynamic:
+                    graph.add_edge(sig_read, sig)
+                    if positive:
+                        needs.append(sig_read)
+            self._needs[i] = tuple(dict.fromkeys(needs))
+        mixed = sorted(sig for sig in graph if sig in static)
+        if mixed:
+            reasons.append(f"predicates both reference data and derived: {mixed}")
+        self.unavailable = "; ".join(reasons)
+        self.available = not reasons
+        heads_of: dict[Signature, list[int]] = {}
+        for i in indexes:
+            portable = program.rules[i].portable
+            if portable is not None:
+                heads_of.setdefault((portable[0], len(portable[1])), []).append(i)
+        condensed = nx.condensation(graph)
+        steps = []
+        # a topological order, made deterministic by the rules' order in the knowledge base
+        for node in nx.lexicographical_topological_sort(
+            condensed, key=lambda n: min((i for s in condensed.nodes[n]["members"] for i in heads_of.get(s, [])), default=-1)
+        ):
+            members = frozenset(condensed.nodes[node]["members"])
+            rules = tuple(sorted(i for s in members for i in heads_of.get(s, [])))
+            if not rules:
+                continue
+            recursive = len(members) > 1 or any(graph.has_edge(s, s) for s in members)
+            steps.append(Step(rules, members, recursive))
+        self.steps = tuple(steps)
+        self.shown = tuple(
+            sig for sig in program.shown if not (sig[0].startswith("_prov_") or sig[0] == "prov_member")
+        )
+
+    def plan(self, i: int) -> derive.RulePlan:
+        plan = self._plans.get(i)
+        if plan is None:
+            name, head, literals = resolved(self._program.rules[i].portable)  # type: ignore[arg-type]
+            plan = self._plans[i] = derive.compile_literals(name, head, list(literals))
+        return plan
+
+    def run(self, store: Store, facts: Iterable[tuple[str, tuple[clingo.Symbol, ...]]]) -> list[int]:
+        """Derive the encounter's atoms into ``store`` from its input ``facts``; returns the rules that
+        fired (derived at least one atom), in the knowledge base's order."""
+        by_sig: dict[Signature, list[tuple[int, ...]]] = {}
+        for name, args in facts:
+            by_sig.setdefault((name, len(args)), []).append(tuple([a._rep for a in args]))
+        for sig, rows in by_sig.items():
+            store.add(sig, rows)
+        atoms = store.atoms
+        needs = self._needs
+        fired: list[int] = []
+        for step in self.steps:
+            while True:
+                derived: dict[Signature, dict[tuple[int, ...], None]] = {}
+                for i in step.rules:
+                    if not all(atoms.get(sig) for sig in needs[i]):
+                        continue
+                    plan = self.plan(i)
+                    out: dict[tuple[int, ...], None] = {}
+                    plan.run(store, out)
+                    if out:
+                        fired.append(i)
+                        sig = self._heads[i]
+                        found = derived.get(sig)
+                        if found is None:
+                            derived[sig] = out
+                        else:
+                            found.update(out)
+                new = False
+                for sig, out in derived.items():
+                    new = store.add(sig, out) or new
+                if not (step.recursive and new):
+                    break
+        return sorted(set(fired))
+
+
+def _reads(literals: Iterable[Any]) -> Iterable[tuple[Signature, bool]]:
+    """The predicates compiled body literals read, each with whether it is read by a positive
+    atom of the body itself (not in an aggregate's condition, not negated)."""
+    for lit in literals:
+        kind = lit[0]
+        if kind in ("pos", "neg"):
+            yield (lit[1], len(lit[2])), kind == "pos"
+        elif kind == "agg":
+            for _, condition in lit[2]:
+                for sig, _ in _reads(condition):
+                    yield sig, False
