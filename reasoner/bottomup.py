@@ -91,64 +91,84 @@ class Store(derive.Indexed):
         return list(found.values()) if found else []
 
 
+@dataclass(frozen=True)
+class Strata:
+    """The order the encounter rules run in, worked out when the knowledge base is loaded (and kept
+    in its disk cache with it, reasoner/cache.py): the steps, each rule's head and the encounter
+    predicates its positive body reads (with no atom of one, it cannot fire), and why the rules
+    cannot be evaluated bottom-up, if they cannot."""
+
+    steps: tuple[Step, ...]
+    heads: dict[int, Signature]
+    needs: dict[int, tuple[Signature, ...]]
+    reasons: tuple[str, ...]
+
+
+def plan_strata(program: LoadedProgram) -> Strata:
+    """The :class:`Strata` of a loaded knowledge base's encounter rules (all but its message and
+    check rules, which reasoner/messages.py evaluates): the groups of predicates defined through each
+    other, in an order where a group comes after every group it reads."""
+    import networkx as nx  # noqa: PLC0415
+
+    indexes = [i for i, r in enumerate(program.rules) if not (r.message or r.check)]
+    heads: dict[int, Signature] = {}
+    needs: dict[int, tuple[Signature, ...]] = {}
+    reasons = []
+    graph: nx.DiGraph = nx.DiGraph()
+    for i in indexes:
+        rule = program.rules[i]
+        if rule.portable is None:
+            reasons.append(f"a rule is outside the fragment the reasoner evaluates: {rule.single}")
+            continue
+        name, head, literals = rule.portable
+        sig = heads[i] = (name, len(head))
+        graph.add_node(sig)
+        positive = []
+        for sig_read, is_positive in _reads(literals):
+            if sig_read in program.dynamic:
+                graph.add_edge(sig_read, sig)
+                if is_positive:
+                    positive.append(sig_read)
+        needs[i] = tuple(dict.fromkeys(positive))
+    heads_of: dict[Signature, list[int]] = {}
+    for i, sig in heads.items():
+        heads_of.setdefault(sig, []).append(i)
+    condensed = nx.condensation(graph)
+    steps = []
+    # a topological order, made deterministic by the rules' order in the knowledge base
+    for node in nx.lexicographical_topological_sort(
+        condensed, key=lambda n: min((i for s in condensed.nodes[n]["members"] for i in heads_of.get(s, [])), default=-1)
+    ):
+        members = frozenset(condensed.nodes[node]["members"])
+        rules = tuple(sorted(i for s in members for i in heads_of.get(s, [])))
+        if not rules:
+            continue
+        recursive = len(members) > 1 or any(graph.has_edge(s, s) for s in members)
+        steps.append(Step(rules, members, recursive))
+    return Strata(tuple(steps), heads, needs, tuple(reasons))
+
+
 class Stratified:
-    """The encounter rules of a knowledge base in the order of their strata, each compiled when first
-    needed."""
+    """The encounter rules of a knowledge base in the order of their strata (:class:`Strata`), each
+    compiled when first needed."""
 
     def __init__(self, program: LoadedProgram, static: Iterable[Signature]) -> None:
         """``static``: the predicates of the reference data."""
-        import networkx as nx  # noqa: PLC0415
-
         self._program = program
-        indexes = [i for i, r in enumerate(program.rules) if not (r.message or r.check)]
+        strata = program.strata if program.strata is not None else plan_strata(program)
         self._plans: dict[int, derive.RulePlan] = {}
-        self._literals: dict[int, tuple[Any, ...]] = {}
-        # the encounter predicates a rule's positive body reads: with none of one, it cannot fire
-        self._needs: dict[int, tuple[Signature, ...]] = {}
-        self._heads: dict[int, Signature] = {}
-        static = set(static)
-        reasons = []
+        self._needs = strata.needs
+        self._heads = strata.heads
+        self.steps = strata.steps
+        reasons = list(strata.reasons)
         if not program.stratified:
-            reasons.append("the rules are not stratified")
-        graph: nx.DiGraph = nx.DiGraph()
-        for i in indexes:
-            rule = program.rules[i]
-            if rule.portable is None:
-                reasons.append(f"a rule is outside the fragment the reasoner evaluates: {rule.single}")
-                continue
-            name, head, literals = rule.portable
-            sig = self._heads[i] = (name, len(head))
-            graph.add_node(sig)
-            needs = []
-            for sig_read, positive in _reads(literals):
-                if sig_read in program.dynamic:
-                    graph.add_edge(sig_read, sig)
-                    if positive:
-                        needs.append(sig_read)
-            self._needs[i] = tuple(dict.fromkeys(needs))
-        mixed = sorted(sig for sig in graph if sig in static)
+            reasons.insert(0, "the rules are not stratified")
+        static = set(static)
+        mixed = sorted({sig for sig in strata.heads.values() if sig in static})
         if mixed:
             reasons.append(f"predicates both reference data and derived: {mixed}")
         self.unavailable = "; ".join(reasons)
         self.available = not reasons
-        heads_of: dict[Signature, list[int]] = {}
-        for i in indexes:
-            portable = program.rules[i].portable
-            if portable is not None:
-                heads_of.setdefault((portable[0], len(portable[1])), []).append(i)
-        condensed = nx.condensation(graph)
-        steps = []
-        # a topological order, made deterministic by the rules' order in the knowledge base
-        for node in nx.lexicographical_topological_sort(
-            condensed, key=lambda n: min((i for s in condensed.nodes[n]["members"] for i in heads_of.get(s, [])), default=-1)
-        ):
-            members = frozenset(condensed.nodes[node]["members"])
-            rules = tuple(sorted(i for s in members for i in heads_of.get(s, [])))
-            if not rules:
-                continue
-            recursive = len(members) > 1 or any(graph.has_edge(s, s) for s in members)
-            steps.append(Step(rules, members, recursive))
-        self.steps = tuple(steps)
         self.shown = tuple(
             sig for sig in program.shown if not (sig[0].startswith("_prov_") or sig[0] == "prov_member")
         )

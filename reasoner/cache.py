@@ -1,7 +1,7 @@
 """A disk cache of the loaded knowledge base, so that a new process starts fast.
 
 The key is a hash of every .lp file under the knowledge-base directory, of the
-code that loads them (loader.py, guards.py, messages.py, vocab.py, cache.py), and of the cptkb and
+code that loads them (loader.py, guards.py, messages.py, vocab.py, cache.py, bottomup.py), and of the cptkb and
 clingo versions: any edit to either makes a new entry. The cache
 lives in ``$CPTKB_CACHE_DIR``, else ``$XDG_CACHE_HOME/cptkb``, else
 ``~/.cache/cptkb``; ``CPTKB_CACHE=off`` turns it off. A cache that cannot be
@@ -41,7 +41,7 @@ def key_of(kb_dir: Path) -> str:
     digest.update(f"format {FORMAT} cptkb {__version__} clingo {clingo.__version__}\n".encode())
     # the code that turns kb/ into the cached objects is part of the key too
     here = Path(__file__).resolve().parent
-    for name in ("loader.py", "guards.py", "messages.py", "vocab.py", "cache.py"):
+    for name in ("loader.py", "guards.py", "messages.py", "vocab.py", "cache.py", "bottomup.py"):
         digest.update((here / name).read_bytes() + b"\0")
     for path in sorted(p for p in kb_dir.rglob("*") if p.is_file() and p.suffix == ".lp"):
         digest.update(path.relative_to(kb_dir).as_posix().encode() + b"\0")

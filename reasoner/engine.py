@@ -74,10 +74,10 @@ class Engine:
         self._shows: dict[int, tuple[list[ast.AST], list[tuple[str, int, bool]] | None]] = {}
         # the message rules an encounter evaluated alone leaves to the reasoner, by finding
         # (check rules under ""), compiled when first needed
-        texts: dict[str, list[str]] = {}
+        texts: dict[str, list[str | tuple[Any, ...]]] = {}
         for rule in self.program.rules:
             if rule.message or rule.check:
-                texts.setdefault(rule.message, []).append(rule.single)
+                texts.setdefault(rule.message, []).append(rule.portable or rule.single)
         self._messages = messages.Compiled(texts)
         # each marked rule's twins compiled for the reasoner (derive.py), when first needed
         self._plans: dict[int, derive.TwinPlan | None] = {}

@@ -465,6 +465,9 @@ class LoadedProgram:
     _marked: dict[tuple[frozenset[Signature], bool, bool, frozenset[int] | None], tuple[int, ...]] = field(
         default_factory=dict, repr=False
     )
+    # the order the encounter rules run in for the reasoner's bottom-up evaluation
+    # (bottomup.plan_strata), worked out at load
+    strata: Any = None
     # the needs of the rules, indexed for select (see _needs_index)
     _needs: _NeedsIndex | None = field(default=None, repr=False)
 
@@ -1101,6 +1104,9 @@ def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
     texts = [t for r in program.rules for t in (r.text, r.twins, r.single, r.single_twins) if t]
     texts += [t for pair in program.projections.values() for t in pair]
     program.named = {t: _named_text(t) for t in texts}
+    from .bottomup import plan_strata  # noqa: PLC0415 (bottomup builds on this module)
+
+    program.strata = plan_strata(program)
     static_marked = [m for m in collector.marked if m.signature not in program.dynamic]
     if static_marked:
         m = static_marked[0]

@@ -291,12 +291,15 @@ def _texts(item: Any, out: Callable[[int], Any] | None) -> Any:
     return tuple(_texts(x, out) for x in item)
 
 
-def compile_rule(text: str) -> Any:
+def compile_rule(text: str | tuple[Any, ...]) -> Any:
     """Compile the message or check rule written as ``text`` (one rule, as :func:`finding_of` or
-    :func:`is_check` accepts) into a derive.RulePlan: the rule's body as Python loops over indexed
-    atoms (reasoner/derive.py)."""
-    from .derive import compile_rule as compile_plan  # noqa: PLC0415 (derive builds on this module)
+    :func:`is_check` accepts), or kept as the loader's :func:`portable_rule` of one, into a
+    derive.RulePlan: the rule's body as Python loops over indexed atoms (reasoner/derive.py)."""
+    from .derive import compile_literals, compile_rule as compile_plan  # noqa: PLC0415 (derive builds on this module)
 
+    if isinstance(text, tuple):
+        name, head, literals = resolved(text)
+        return compile_literals(name, head, list(literals))
     rules: list[ast.AST] = []
     ast.parse_string(text, lambda s: rules.append(s) if s.ast_type == ast.ASTType.Rule else None)
     (rule,) = rules
@@ -310,7 +313,8 @@ class Compiled:
     """The rules the reasoner evaluates, by finding ("" for the check rules), each compiled the first
     time it is needed (a new process evaluating one encounter compiles only the few it meets)."""
 
-    def __init__(self, texts: dict[str, list[str]]) -> None:
+    def __init__(self, texts: dict[str, list[str | tuple[Any, ...]]]) -> None:
+        """``texts``: each finding's rules, as text or as the loader keeps them (:func:`compile_rule`)."""
         self._texts = texts
         self._compiled: dict[str, list[Any]] = {}
 
