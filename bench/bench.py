@@ -5,7 +5,10 @@
 Measures, over the valid encounters of the project's case corpus:
 - engine load time (parse, provenance twins, reference data);
 - warm single-encounter evaluation (Engine.evaluate), median and 90th percentile,
-  without and with the trace, and with the rule selection cache emptied before each;
+  without and with the trace: evaluated bottom-up by the reasoner (the default,
+  reasoner/bottomup.py) and, in the same rounds, grounded by clingo
+  (Engine(bottom_up=False)), with the grounded one's rule selection cache also
+  emptied before each;
 - warm single-encounter explanation: evaluation with the trace plus the text
   justification, or plus the trace graph in node-link form;
 - batch evaluation (Engine.evaluate_many) per encounter, without and with the trace,
@@ -53,49 +56,56 @@ def main() -> None:
     t = time.perf_counter()
     engine = Engine()
     load = time.perf_counter() - t
+    grounding = Engine(bottom_up=False)
     encs = corpus()
     print(f"corpus: {len(encs)} valid encounters; machine: {sys.platform}, python {sys.version.split()[0]}")
     print(f"engine load: {load * 1000:.0f} ms")
 
-    for enc in encs:  # warm the selection caches
-        engine.evaluate(enc)
-        engine.evaluate(enc, trace=True)
+    for enc in encs:  # warm the compiled rules and the selection caches
+        for e in (engine, grounding):
+            e.evaluate(enc)
+            e.evaluate(enc, trace=True)
 
-    single: dict[bool, list[float]] = {False: [], True: []}
+    single: dict[tuple[str, bool], list[float]] = {}
     rounds: list[float] = []
     for _ in range(args.rounds):
+        for kind, e in (("bottom-up", engine), ("grounded", grounding)):
+            for trace in (False, True):
+                this_round = []
+                for enc in encs:
+                    t = time.perf_counter()
+                    e.evaluate(enc, trace=trace)
+                    this_round.append(time.perf_counter() - t)
+                single.setdefault((kind, trace), []).extend(this_round)
+                if not trace and kind == "bottom-up":
+                    rounds.append(statistics.median(this_round))
+    for kind in ("bottom-up", "grounded"):
         for trace in (False, True):
-            this_round = []
-            for enc in encs:
-                t = time.perf_counter()
-                engine.evaluate(enc, trace=trace)
-                this_round.append(time.perf_counter() - t)
-            single[trace].extend(this_round)
-            if not trace:
-                rounds.append(statistics.median(this_round))
-    for trace in (False, True):
-        v = single[trace]
-        print(
-            f"warm single evaluation{' with trace' if trace else ''}: median {statistics.median(v) * 1000:.2f} ms,"
-            f" p90 {pct(v, 0.9) * 1000:.2f} ms, n={len(v)}"
-        )
+            v = single[(kind, trace)]
+            label = "" if kind == "bottom-up" else ", grounded by clingo"
+            print(
+                f"warm single evaluation{' with trace' if trace else ''}{label}: median {statistics.median(v) * 1000:.2f} ms,"
+                f" p90 {pct(v, 0.9) * 1000:.2f} ms, n={len(v)}"
+            )
     print("warm single evaluation, median of each round: " + ", ".join(f"{r * 1000:.2f}" for r in rounds) + " ms")
-    ratio_single = statistics.median(single[True]) / statistics.median(single[False])
-    print(f"single evaluation, trace / no trace: {ratio_single:.2f}x")
+    for kind in ("bottom-up", "grounded"):
+        ratio_single = statistics.median(single[(kind, True)]) / statistics.median(single[(kind, False)])
+        print(f"single evaluation ({kind}), trace / no trace: {ratio_single:.2f}x")
+    for trace in (False, True):
+        ratio = statistics.median(single[("grounded", trace)]) / statistics.median(single[("bottom-up", trace)])
+        print(f"single evaluation{' with trace' if trace else ''}, grounded / bottom-up: {ratio:.2f}x")
 
-    # The rule selection is cached by the encounter's input predicates and the
+    # Grounded, the rule selection is cached by the encounter's input predicates and the
     # guards its facts meet (reasoner/guards.py); an encounter unlike any seen
     # before pays for its selection.
     fresh = []
     for enc in encs:
-        engine.program._cache.clear()
+        grounding.program._cache.clear()
         t = time.perf_counter()
-        engine.evaluate(enc)
+        grounding.evaluate(enc)
         fresh.append(time.perf_counter() - t)
-    print(f"warm single evaluation, rule selection not cached: median {statistics.median(fresh) * 1000:.2f} ms")
-    for enc in encs:  # warm the selection caches again (the loop above emptied them)
-        engine.evaluate(enc)
-        engine.evaluate(enc, trace=True)
+    print(f"warm single evaluation, grounded, rule selection not cached: median {statistics.median(fresh) * 1000:.2f} ms")
+    del grounding
 
     from cptkb.explain.graph import build_graph, node_link
     from cptkb.explain.text import render_text
