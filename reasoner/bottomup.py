@@ -60,30 +60,36 @@ class Store(derive.Indexed):
     def __init__(self, reference: derive.Reference, keys: list[str]) -> None:
         super().__init__(self, reference, keys)  # type: ignore[arg-type]  # the store reads its own atoms (of)
         self.atoms: dict[Signature, dict[tuple[int, ...], int]] = {}
+        self._lists: dict[Signature, list[derive.Row]] = {}  # each predicate's atoms as rows
+        self.nonempty: set[Signature] = set()  # the encounter predicates with an atom
 
     def of(self, name: str, arity: int) -> list[derive.Row]:
-        found = self.atoms.get((name, arity))
-        if not found:
-            return derive._NONE
-        return [(rep, args) for args, rep in found.items()]
+        return self._lists.get((name, arity), derive._NONE)
 
-    def add(self, sig: Signature, arguments: Iterable[tuple[int, ...]]) -> bool:
-        """Make the atoms sig(arguments) true; whether one of them is new (then the predicate's
-        indexes are built again when next read)."""
+    def add(self, sig: Signature, arguments: Iterable[tuple[int, ...]], read: bool = False) -> bool:
+        """Make the atoms sig(arguments) true; whether one of them is new. ``read``: the predicate
+        may have been read already (a recursive step), so its indexes are built again when next read."""
         have = self.atoms.get(sig)
         if have is None:
             have = self.atoms[sig] = {}
+            rows = self._lists[sig] = []
+        else:
+            rows = self._lists[sig]
         name = sig[0]
-        new = False
+        before = len(rows)
+        value = derive.atom_value
         for args in arguments:
             if args not in have:
-                have[args] = derive.atom_value(name, args)
-                new = True
-        if new:
+                rep = have[args] = value(name, args)
+                rows.append((rep, args))
+        if len(rows) == before:
+            return False
+        self.nonempty.add(sig)
+        if read:
             for key in [k for k in self._index if k[0] == name and k[1] == sig[1]]:
                 del self._index[key]
             self._full.pop(sig, None)
-        return new
+        return True
 
     def values(self, sig: Signature) -> list[int]:
         """The symbol values of the true atoms of an encounter predicate."""
@@ -100,7 +106,7 @@ class Strata:
 
     steps: tuple[Step, ...]
     heads: dict[int, Signature]
-    needs: dict[int, tuple[Signature, ...]]
+    needs: dict[int, frozenset[Signature]]
     reasons: tuple[str, ...]
 
 
@@ -112,7 +118,7 @@ def plan_strata(program: LoadedProgram) -> Strata:
 
     indexes = [i for i, r in enumerate(program.rules) if not (r.message or r.check)]
     heads: dict[int, Signature] = {}
-    needs: dict[int, tuple[Signature, ...]] = {}
+    needs: dict[int, frozenset[Signature]] = {}
     reasons = []
     graph: nx.DiGraph = nx.DiGraph()
     for i in indexes:
@@ -129,7 +135,7 @@ def plan_strata(program: LoadedProgram) -> Strata:
                 graph.add_edge(sig_read, sig)
                 if is_positive:
                     positive.append(sig_read)
-        needs[i] = tuple(dict.fromkeys(positive))
+        needs[i] = frozenset(positive)
     heads_of: dict[Signature, list[int]] = {}
     for i, sig in heads.items():
         heads_of.setdefault(sig, []).append(i)
@@ -188,14 +194,14 @@ class Stratified:
             by_sig.setdefault((name, len(args)), []).append(tuple([a._rep for a in args]))
         for sig, rows in by_sig.items():
             store.add(sig, rows)
-        atoms = store.atoms
+        nonempty = store.nonempty
         needs = self._needs
         fired: list[int] = []
         for step in self.steps:
             while True:
                 derived: dict[Signature, dict[tuple[int, ...], None]] = {}
                 for i in step.rules:
-                    if not all(atoms.get(sig) for sig in needs[i]):
+                    if not needs[i] <= nonempty:
                         continue
                     plan = self.plan(i)
                     out: dict[tuple[int, ...], None] = {}
@@ -210,7 +216,7 @@ class Stratified:
                             found.update(out)
                 new = False
                 for sig, out in derived.items():
-                    new = store.add(sig, out) or new
+                    new = store.add(sig, out, step.recursive) or new
                 if not (step.recursive and new):
                     break
         return sorted(set(fired))
