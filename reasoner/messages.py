@@ -192,16 +192,18 @@ def _checked_body(body: list[ast.AST]) -> list[ast.AST] | None:
     return positive + others
 
 
-def is_check(rule: ast.AST) -> bool:
-    """Whether ``rule`` is a check rule (see the module documentation)."""
+def _evaluable(rule: ast.AST) -> tuple[ast.AST, list[ast.AST]] | None:
+    """The head atom and the body literals in evaluation order of a rule with one atom as its head,
+    a body in the fragment of :func:`_checked_body`, and every head variable bound by the body;
+    None for any other rule."""
     if rule.ast_type != ast.ASTType.Rule or rule.head.ast_type != ast.ASTType.Literal:
-        return False
+        return None
     head = _atom_of(rule.head)
-    if head is None or (head.name, len(head.arguments)) != CHECK or not _supported(head):
-        return False
+    if head is None or not _supported(head) or _anonymous(head):
+        return None
     ordered = _checked_body(list(rule.body))
     if ordered is None:
-        return False
+        return None
     bound: set[str] = set()
     for lit in ordered:
         atom = lit.atom
@@ -209,7 +211,15 @@ def is_check(rule: ast.AST) -> bool:
             bound |= _names(atom.symbol)
         elif atom.ast_type == ast.ASTType.BodyAggregate:
             bound |= _names((atom.left_guard or atom.right_guard).term)
-    return _names(head) <= bound
+    if not _names(head) <= bound:
+        return None
+    return head, ordered
+
+
+def is_check(rule: ast.AST) -> bool:
+    """Whether ``rule`` is a check rule (see the module documentation)."""
+    found = _evaluable(rule)
+    return found is not None and (found[0].name, len(found[0].arguments)) == CHECK
 
 
 def _pattern(term: ast.AST) -> Pattern:
@@ -253,23 +263,10 @@ def portable_rule(rule: ast.AST) -> tuple[Any, ...] | None:
     data that survives pickling: (head name, head argument patterns, body literals in evaluation
     order), with each constant as its text (a symbol's value is only good in its own process, see
     :func:`resolved`); None for any other rule. The loader keeps it for reasoner/bottomup.py."""
-    if rule.ast_type != ast.ASTType.Rule or rule.head.ast_type != ast.ASTType.Literal:
+    found = _evaluable(rule)
+    if found is None:
         return None
-    head = _atom_of(rule.head)
-    if head is None or not _supported(head):
-        return None
-    ordered = _checked_body(list(rule.body))
-    if ordered is None:
-        return None
-    bound: set[str] = set()
-    for lit in ordered:
-        atom = lit.atom
-        if atom.ast_type == ast.ASTType.SymbolicAtom and lit.sign == ast.Sign.NoSign:
-            bound |= _names(atom.symbol)
-        elif atom.ast_type == ast.ASTType.BodyAggregate:
-            bound |= _names((atom.left_guard or atom.right_guard).term)
-    if not _names(head) <= bound or _anonymous(head):
-        return None
+    head, ordered = found
     plain = (head.name, tuple(_pattern(a) for a in head.arguments), tuple(_literal(lit) for lit in ordered))
     return _texts(plain, lambda rep: ("C", str(clingo.Symbol(rep))))  # type: ignore[call-arg]
 
