@@ -32,7 +32,7 @@ and with the whole knowledge base grounded by clingo.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,6 +166,7 @@ class Stratified:
         self._needs = strata.needs
         self._heads = strata.heads
         self.steps = strata.steps
+        self._marked = frozenset(i for i, rule in enumerate(program.rules) if rule.marked)
         reasons = list(strata.reasons)
         if not program.stratified:
             reasons.insert(0, "the rules are not stratified")
@@ -186,9 +187,17 @@ class Stratified:
             plan = self._plans[i] = derive.compile_literals(name, head, list(literals))
         return plan
 
-    def run(self, store: Store, facts: Iterable[tuple[str, tuple[clingo.Symbol, ...]]]) -> list[int]:
-        """Derive the encounter's atoms into ``store`` from its input ``facts``; returns the rules that
-        fired (derived at least one atom), in the knowledge base's order."""
+    def run(
+        self,
+        store: Store,
+        facts: Iterable[tuple[str, tuple[clingo.Symbol, ...]]],
+        twins: Callable[[int], derive.TwinPlan | None] | None = None,
+    ) -> tuple[list[int], list[tuple[derive.TwinPlan, list[Any]]]] | None:
+        """Derive the encounter's atoms into ``store`` from its input ``facts``. Returns the rules that
+        fired (derived at least one atom), in the knowledge base's order, and, with ``twins`` (the
+        compiled twins of a marked rule, by index), the twins run with their solutions: a marked rule's
+        twins then stand in for it, their solutions giving its head atoms and its derivation records
+        (derive.records). None if a marked rule that can fire has no compiled twins."""
         by_sig: dict[Signature, list[tuple[int, ...]]] = {}
         for name, args in facts:
             by_sig.setdefault((name, len(args)), []).append(tuple([a._rep for a in args]))
@@ -196,16 +205,28 @@ class Stratified:
             store.add(sig, rows)
         nonempty = store.nonempty
         needs = self._needs
+        marked = self._marked if twins is not None else frozenset()
         fired: list[int] = []
+        traced: list[tuple[derive.TwinPlan, list[Any]]] = []
         for step in self.steps:
             while True:
                 derived: dict[Signature, dict[tuple[int, ...], None]] = {}
                 for i in step.rules:
                     if not needs[i] <= nonempty:
                         continue
-                    plan = self.plan(i)
                     out: dict[tuple[int, ...], None] = {}
-                    plan.run(store, out)
+                    if i in marked:
+                        twin = twins(i)  # type: ignore[misc]
+                        if twin is None:
+                            return None
+                        solutions: list[Any] = []
+                        twin.run(store, solutions)
+                        if solutions:
+                            traced.append((twin, solutions))
+                            for solution in solutions:
+                                out[solution[0]] = None
+                    else:
+                        self.plan(i).run(store, out)
                     if out:
                         fired.append(i)
                         sig = self._heads[i]
@@ -219,7 +240,7 @@ class Stratified:
                     new = store.add(sig, out, step.recursive) or new
                 if not (step.recursive and new):
                     break
-        return sorted(set(fired))
+        return sorted(set(fired)), traced
 
 
 def _reads(literals: Iterable[Any]) -> Iterable[tuple[Signature, bool]]:

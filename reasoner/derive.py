@@ -520,13 +520,23 @@ def derive(
     """The derivation records the plans' twins derive over the grounded atoms ``facts``, each with
     its sort key (the text of its record, as result.read_derivations sorts them), and the aggregate
     members by rule id and head atom."""
-    found: dict[str, tuple[str, Derivation]] = {}
-    members: dict[tuple[str, int], list[int]] = {}
+    runs = []
     for plan in plans:
         solutions: list[Any] = []
         plan.run(facts, solutions)
-        if not solutions:
-            continue
+        if solutions:
+            runs.append((plan, solutions))
+    return records(runs)
+
+
+def records(
+    runs: list[tuple[TwinPlan, list[Any]]],
+) -> tuple[list[tuple[str, Derivation]], dict[tuple[str, int], list[int]]]:
+    """The derivation records of twins run (each plan with the solutions its ``run`` appended), as
+    :func:`derive` returns them."""
+    found: dict[str, tuple[str, Derivation]] = {}
+    members: dict[tuple[str, int], list[int]] = {}
+    for plan, solutions in runs:
         name = plan.head[0]
         for args, pos, absent, cmps, counted in solutions:
             head = _HEADS.get((name, args))

@@ -156,15 +156,19 @@ class Engine:
         """Check an encounter against the contract; raise InvalidEncounter when it fails."""
         return validate(encounter, self.vocab, switches)
 
-    def _twin_plans(self, chosen: tuple[int, ...]) -> list[derive.TwinPlan] | None:
-        """The compiled twins of the chosen marked rules, or None if one is outside the fragment the
+    def _twin_plan(self, i: int) -> derive.TwinPlan | None:
+        """The compiled twins of marked rule ``i``, or None if they are outside the fragment the
         reasoner evaluates (see reasoner/derive.py)."""
+        if i not in self._plans:
+            twins = self.program.rules[i].single_twins
+            self._plans[i] = derive.compile_twins(self.program.named.get(twins, twins))
+        return self._plans[i]
+
+    def _twin_plans(self, chosen: tuple[int, ...]) -> list[derive.TwinPlan] | None:
+        """The compiled twins of the chosen marked rules, or None if one is outside the fragment."""
         plans = []
         for i in chosen:
-            if i not in self._plans:
-                twins = self.program.rules[i].single_twins
-                self._plans[i] = derive.compile_twins(self.program.named.get(twins, twins))
-            plan = self._plans[i]
+            plan = self._twin_plan(i)
             if plan is None:
                 return None
             plans.append(plan)
@@ -303,16 +307,13 @@ class Engine:
         if not stratified.available:
             return None
         store = bottomup.Store(self._reference_data(), self.program.keyed_keys(enc.keys))
-        fired = stratified.run(store, facts)
-        plans = None
-        if trace:
-            plans = self._twin_plans(tuple(i for i in fired if self.program.rules[i].marked))
-            if plans is None:
-                return None
+        ran = stratified.run(store, facts, self._twin_plan if trace else None)
+        if ran is None:
+            return None
         reps = [rep for sig in stratified.shown for rep in store.values(sig)]
         atoms = self._single_atoms(store, reps, terms.AtomReader())
-        if plans is not None:
-            found, members = derive.derive(plans, store)
+        if trace:
+            found, members = derive.records(ran[1])
             atoms.append(Derived("derivations", found, members))
         return atoms
 
