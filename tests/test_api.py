@@ -55,7 +55,7 @@ def test_batch_equals_single(engine: Engine) -> None:
     assert [c.code for c in batch[2].codes] == ["95934"]
 
 
-def test_single_grounding_equals_batch_grounding_over_the_corpus(engine: Engine, alone_engine: Engine, valid_cases) -> None:
+def test_single_grounding_equals_batch_grounding_over_the_corpus(grounding_engine: Engine, alone_engine: Engine, valid_cases) -> None:
     """One encounter alone is evaluated bottom-up by the reasoner (reasoner/bottomup.py), or grounded
     with the rules as written (no encounter number), a batch is grounded with the number
     (reasoner/loader.py, EncounterRule.single): over every valid case of the corpus each way alone
@@ -63,20 +63,22 @@ def test_single_grounding_equals_batch_grounding_over_the_corpus(engine: Engine,
     plain = [c for c in valid_cases if not c.switches]
     assert len(plain) > 200
     encounters = [c.encounter for c in plain]
-    batch = list(engine.evaluate_many(encounters, trace=True, batch_size=50))
+    batch = list(grounding_engine.evaluate_many(encounters, trace=True, batch_size=50))
     for case, together in zip(plain, batch):
         alone = alone_engine.evaluate(case.encounter, trace=True)
         assert alone.to_dict() == together.to_dict(), case.name
         assert alone.derivations == together.derivations, case.name
 
 
-def test_guarded_selection_equals_batch_grounding_over_generated_encounters(engine: Engine, alone_engine: Engine) -> None:
+def test_guarded_selection_equals_batch_grounding_over_generated_encounters(
+    engine: Engine, grounding_engine: Engine, alone_engine: Engine
+) -> None:
     """An encounter alone is grounded without the rules whose guards its facts fail (loader.Guard), or
     evaluated bottom-up by the reasoner; a batch is grounded without that test. Over 300 generated
     encounters (every rule family, facility and office settings, every provider role) each way alone
     gives the batch's result and derivations."""
     encounters = list(generate(300, seed=5))
-    batch = list(engine.evaluate_many(encounters, trace=True, batch_size=100))
+    batch = list(grounding_engine.evaluate_many(encounters, trace=True, batch_size=100))
     left_out = 0
     for encounter, together in zip(encounters, batch):
         alone = alone_engine.evaluate(encounter, trace=True)
