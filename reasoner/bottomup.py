@@ -154,6 +154,8 @@ def plan_strata(program: LoadedProgram) -> Strata:
             continue
         recursive = len(members) > 1 or any(graph.has_edge(s, s) for s in members)
         steps.append(Step(rules, members, recursive))
+    if len(reasons) > 3:  # a constant definition, say, leaves every rule out: name a few
+        reasons[3:] = [f"and {len(reasons) - 3} more rules"]
     return Strata(tuple(steps), heads, needs, tuple(reasons))
 
 

@@ -142,6 +142,16 @@ def test_a_knowledge_base_outside_the_fragment_is_left_to_clingo(tmp_path: Path,
     assert reason in stratified.unavailable
 
 
+def test_the_reasons_name_a_few_rules(tmp_path: Path) -> None:
+    """A constant definition changes what the rules mean, so none is kept for the reasoner (as for the
+    message rules, reasoner/loader.py): the reason names three rules and counts the others."""
+    program = "#const n = 2.\n" + "".join(f"a{i}(X) :- enc_x(X).\n" for i in range(6))
+    stratified = bottomup.Stratified(load_program(_kb(tmp_path, program)), ())
+    assert not stratified.available
+    assert stratified.unavailable.count("outside the fragment") == 3
+    assert stratified.unavailable.endswith("; and 3 more rules")
+
+
 def test_the_knowledge_base_is_evaluated_bottom_up(engine: Engine) -> None:
     """Every rule of the knowledge base an encounter alone runs (all but the message and check rules,
     reasoner/messages.py) is in the fragment, the rules are stratified, and each is in one step."""
