@@ -42,7 +42,7 @@ from typing import Any
 import clingo
 
 from . import derive
-from .loader import LoadedProgram, Signature
+from .loader import LoadedProgram, Signature, is_prov_name
 from .messages import resolved
 
 
@@ -62,7 +62,7 @@ class Store(derive.Indexed):
 
     def __init__(self, reference: derive.Reference, keys: list[str]) -> None:
         super().__init__(self, reference, keys)  # type: ignore[arg-type]  # the store reads its own atoms (of)
-        self.atoms: dict[Signature, dict[tuple[int, ...], int]] = {}
+        self._seen: dict[Signature, set[tuple[int, ...]]] = {}  # each predicate's argument values
         self._lists: dict[Signature, list[derive.Row]] = {}  # each predicate's atoms as rows
         self.nonempty: set[Signature] = set()  # the encounter predicates with an atom
 
@@ -72,9 +72,9 @@ class Store(derive.Indexed):
     def add(self, sig: Signature, arguments: Iterable[tuple[int, ...]], read: bool = False) -> bool:
         """Make the atoms sig(arguments) true; whether one of them is new. ``read``: the predicate
         may have been read already (a recursive step), so its indexes are built again when next read."""
-        have = self.atoms.get(sig)
-        if have is None:
-            have = self.atoms[sig] = {}
+        seen = self._seen.get(sig)
+        if seen is None:
+            seen = self._seen[sig] = set()
             rows = self._lists[sig] = []
         else:
             rows = self._lists[sig]
@@ -82,9 +82,9 @@ class Store(derive.Indexed):
         before = len(rows)
         value = derive.atom_value
         for args in arguments:
-            if args not in have:
-                rep = have[args] = value(name, args)
-                rows.append((rep, args))
+            if args not in seen:
+                seen.add(args)
+                rows.append((value(name, args), args))
         if len(rows) == before:
             return False
         self.nonempty.add(sig)
@@ -96,8 +96,7 @@ class Store(derive.Indexed):
 
     def values(self, sig: Signature) -> list[int]:
         """The symbol values of the true atoms of an encounter predicate."""
-        found = self.atoms.get(sig)
-        return list(found.values()) if found else []
+        return [rep for rep, _ in self._lists.get(sig, ())]
 
 
 @dataclass(frozen=True)
@@ -181,9 +180,7 @@ class Stratified:
             reasons.append(f"predicates both reference data and derived: {mixed}")
         self.unavailable = "; ".join(reasons)
         self.available = not reasons
-        self.shown = tuple(
-            sig for sig in program.shown if not (sig[0].startswith("_prov_") or sig[0] == "prov_member")
-        )
+        self.shown = tuple(sig for sig in program.shown if not (is_prov_name(sig[0]) or sig[0] == "prov_member"))
 
     def plan(self, i: int) -> derive.RulePlan:
         plan = self._plans.get(i)
@@ -197,12 +194,12 @@ class Stratified:
         store: Store,
         facts: Iterable[tuple[str, tuple[clingo.Symbol, ...]]],
         twins: Callable[[int], derive.TwinPlan | None] | None = None,
-    ) -> tuple[list[int], list[tuple[derive.TwinPlan, list[Any]]]] | None:
-        """Derive the encounter's atoms into ``store`` from its input ``facts``. Returns the rules that
-        fired (derived at least one atom), in the knowledge base's order, and, with ``twins`` (the
-        compiled twins of a marked rule, by index), the twins run with their solutions: a marked rule's
-        twins then stand in for it, their solutions giving its head atoms and its derivation records
-        (derive.records). None if a marked rule that can fire has no compiled twins."""
+    ) -> list[tuple[derive.TwinPlan, list[Any]]] | None:
+        """Derive the encounter's atoms into ``store`` from its input ``facts``. With ``twins`` (the
+        compiled twins of a marked rule, by index) a marked rule's twins stand in for it, their
+        solutions giving its head atoms and its derivation records: returns the twins that fired,
+        each with its solutions (for derive.records); None if a marked rule that can fire has no
+        compiled twins. Without ``twins``, returns an empty list."""
         by_sig: dict[Signature, list[tuple[int, ...]]] = {}
         for name, args in facts:
             by_sig.setdefault((name, len(args)), []).append(tuple([a._rep for a in args]))
@@ -211,11 +208,12 @@ class Stratified:
         nonempty = store.nonempty
         needs = self._needs
         marked = self._marked if twins is not None else frozenset()
-        fired: list[int] = []
         traced: list[tuple[derive.TwinPlan, list[Any]]] = []
         for step in self.steps:
             while True:
                 derived: dict[Signature, dict[tuple[int, ...], None]] = {}
+                # a recursive step's last round finds every solution the earlier rounds found
+                step_traced: list[tuple[derive.TwinPlan, list[Any]]] = []
                 for i in step.rules:
                     if not needs[i] <= nonempty:
                         continue
@@ -227,13 +225,12 @@ class Stratified:
                         solutions: list[Any] = []
                         twin.run(store, solutions)
                         if solutions:
-                            traced.append((twin, solutions))
+                            step_traced.append((twin, solutions))
                             for solution in solutions:
                                 out[solution[0]] = None
                     else:
                         self.plan(i).run(store, out)
                     if out:
-                        fired.append(i)
                         sig = self._heads[i]
                         found = derived.get(sig)
                         if found is None:
@@ -244,8 +241,9 @@ class Stratified:
                 for sig, out in derived.items():
                     new = store.add(sig, out, step.recursive) or new
                 if not (step.recursive and new):
+                    traced.extend(step_traced)
                     break
-        return sorted(set(fired)), traced
+        return traced
 
 
 def _reads(literals: Iterable[Any]) -> Iterable[tuple[Signature, bool]]:

@@ -307,13 +307,13 @@ class Engine:
         if not stratified.available:
             return None
         store = bottomup.Store(self._reference_data(), self.program.keyed_keys(enc.keys))
-        ran = stratified.run(store, facts, self._twin_plan if trace else None)
-        if ran is None:
+        traced = stratified.run(store, facts, self._twin_plan if trace else None)
+        if traced is None:
             return None
         reps = [rep for sig in stratified.shown for rep in store.values(sig)]
         atoms = self._single_atoms(store, reps, terms.AtomReader())
         if trace:
-            found, members = derive.records(ran[1])
+            found, members = derive.records(traced)
             atoms.append(Derived("derivations", found, members))
         return atoms
 
