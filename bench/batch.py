@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate  # noqa: E402
 
 from cptkb.explain.graph import build_graph, node_link  # noqa: E402
-from cptkb.reasoner.engine import Engine, shown_atom  # noqa: E402
+from cptkb.reasoner import terms  # noqa: E402
+from cptkb.reasoner.engine import Engine  # noqa: E402
 from cptkb.reasoner.loader import ENCOUNTER  # noqa: E402
 from cptkb.reasoner.result import build_result  # noqa: E402
 
@@ -105,8 +106,8 @@ def naive(engine: Engine, lines: list[str], trace: bool) -> tuple[float, list[st
                 backend.add_rule([backend.add_atom(clingo.Function(name, [k, *args]))])
         ctl.ground([("base", [])])
         with ctl.solve(yield_=True) as handle:
-            (symbols,) = [m.symbols(shown=True) for m in handle]
-        atoms = [shown_atom(s.name, tuple(a._rep for a in s.arguments[1:])) for s in symbols]
+            (values,) = [terms.shown_values(m) for m in handle]
+        (atoms,) = engine._batch_atoms(values, 1, terms.AtomReader())
         result = build_result(enc, atoms, engine.vocab)
         data = result.to_dict()
         if trace:

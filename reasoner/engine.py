@@ -16,8 +16,9 @@ from clingo import ast
 
 from . import bottomup, cache, derive, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
+from .messages import Pattern, _build, _pattern
 from .loader import ENCOUNTER, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
-from .result import Derived, RawAtom, Result, ShownAtom, build_result
+from .result import Derivation, Derived, RawAtom, Result, ShownAtom, build_result, derivation
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
 
@@ -85,6 +86,10 @@ class Engine:
         # the encounter rules in strata order, for the reasoner's evaluation of an encounter alone
         # (reasoner/bottomup.py), made when first needed
         self._stratified: bottomup.Stratified | None = None
+        # reading batch models: what each predicate holds (Engine._kind), and the derivations
+        # rebuilt from the values of marked rules' variables
+        self._kinds: dict[str, str | tuple[tuple[str, ...], tuple[Pattern, ...]]] = {}
+        self._bound: dict[tuple[str, tuple[int, ...]], tuple[str, Derivation]] = {}
         self.bottom_up = bottom_up
         # A control prepared in the background holds the reference atoms that the rules an
         # encounter evaluated alone grounds can read (its message and check rules are evaluated by
@@ -271,18 +276,79 @@ class Engine:
             ids = ", ".join(repr(e.ident) for e in encounters)
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
         if not single:
-            by_parts = _SHOWN_BY_PARTS
-            if len(by_parts) >= terms.TABLE_LIMIT:
-                by_parts.clear()
-            read = reader.numbered
-            for rep in answers[0]:
-                k, name, reps = read(rep)
-                atom = by_parts.get((name, reps))
-                if atom is None:
-                    atom = by_parts[(name, reps)] = shown_atom(name, reps)
-                per[k].append(atom)
+            per = self._batch_atoms(answers[0], len(encounters), reader)
         self._check_faults(encounters, per)
         return per
+
+    def _batch_atoms(
+        self, values: list[int], count: int, reader: terms.AtomReader
+    ) -> list[list[ShownAtom | RawAtom | Derived]]:
+        """The shown atoms of a batch model (``values``), by encounter, without the encounter number;
+        each encounter's derivation records and aggregate members read into one :class:`Derived`."""
+        numbers = _encounter_numbers(count)
+        by_parts = _SHOWN_BY_PARTS
+        if len(by_parts) >= terms.TABLE_LIMIT:
+            by_parts.clear()
+        bound = self._bound
+        if len(bound) >= _BOUND_LIMIT:
+            bound.clear()
+        kinds = self._kinds
+        per: list[list[ShownAtom | RawAtom | Derived]] = [[] for _ in range(count)]
+        found: dict[int, list[tuple[str, Derivation]]] = {}
+        members: dict[int, dict[tuple[str, int], list[int]]] = {}
+        for name, args in reader.each(values):
+            k = numbers[args[0]]
+            kind = kinds.get(name)
+            if kind is None:
+                kind = kinds[name] = self._kind(name)
+            if kind is _SHOWN:
+                key = (name, tuple(args[1:]))
+                atom = by_parts.get(key)
+                if atom is None:
+                    atom = by_parts[key] = shown_atom(*key)
+                per[k].append(atom)
+            elif kind is _MEMBER:
+                _, rule, head, member = args
+                counted = members.get(k)
+                if counted is None:
+                    counted = members[k] = {}
+                key_m = (terms.term(rule).string, head)
+                heads = counted.get(key_m)
+                if heads is None:
+                    counted[key_m] = [member]
+                else:
+                    heads.append(member)
+            else:
+                records = found.get(k)
+                if records is None:
+                    records = found[k] = []
+                if kind is _RECORD:
+                    records.append(derivation(tuple(args[1:])))
+                else:  # the values of a marked rule's variables (loader._binding_twins)
+                    key = (name, tuple(args[1:]))
+                    built = bound.get(key)
+                    if built is None:
+                        built = bound[key] = derivation(_rebuilt(kind, key[1]))
+                    records.append(built)
+        for k in sorted(found.keys() | members.keys()):
+            per[k].append(Derived("derivations", found.get(k, []), members.get(k, {})))
+        return per
+
+    def _kind(self, name: str) -> str | tuple[tuple[str, ...], tuple[Pattern, ...]]:
+        """What a predicate of a batch model holds: a shown atom, a derivation record, an aggregate
+        member, or the values of a marked rule's variables (then the variables and the patterns of
+        the record's arguments, from its twin for an encounter alone)."""
+        if name == "prov_member":
+            return _MEMBER
+        if not is_prov_name(name):
+            return _SHOWN
+        for rule in self.program.rules:
+            if rule.record is not None and rule.record[0] == name:
+                twins: list[ast.AST] = []
+                ast.parse_string(self.program.named.get(rule.single_twins, rule.single_twins), twins.append)
+                record = next(t for t in twins if t.ast_type == ast.ASTType.Rule)
+                return rule.record[1], tuple(_pattern(a) for a in record.head.atom.symbol.arguments)
+        return _RECORD
 
     @staticmethod
     def _check_faults(encounters: list[Encounter], per: list[list[ShownAtom | RawAtom | Derived]]) -> None:
@@ -459,6 +525,28 @@ class Engine:
 # symbol for good, see reasoner/terms.py), a batch's by name and argument values.
 _SHOWN_BY_VALUE: dict[int, ShownAtom | RawAtom] = {}
 _SHOWN_BY_PARTS: dict[tuple[str, tuple[int, ...]], ShownAtom | RawAtom] = {}
+
+
+_SHOWN, _RECORD, _MEMBER = "shown", "record", "member"
+# derivations rebuilt from the values of a marked rule's variables, kept (see Engine._batch_atoms)
+_BOUND_LIMIT = 50_000
+
+
+def _rebuilt(kind: tuple[tuple[str, ...], tuple[Pattern, ...]], values: tuple[int, ...]) -> tuple[int, ...]:
+    """The symbol values of a derivation record's arguments, built from the values of its rule's
+    variables (``kind``: the variables and the patterns of the record's arguments)."""
+    slots, patterns = kind
+    binding = dict(zip(slots, values))
+    return tuple([_build(p, binding) for p in patterns])
+# the symbol values of the encounter numbers 0, 1, ... of a batch, by value
+_NUMBERS: dict[int, int] = {}
+
+
+def _encounter_numbers(count: int) -> dict[int, int]:
+    """The encounter numbers 0 to count - 1 by their symbol values."""
+    if len(_NUMBERS) < count:
+        _NUMBERS.update((clingo.Number(n)._rep, n) for n in range(len(_NUMBERS), count))
+    return _NUMBERS
 
 
 def shown_atom(name: str, reps: tuple[int, ...]) -> ShownAtom | RawAtom:

@@ -300,6 +300,48 @@ class _Provenance:
                     twins.append(ast.Rule(loc, member_head, [prov_head, *outside]))
 
 
+def record_name(number: int) -> str:
+    """The predicate of a batch's records of the values of the ``number``-th marked rule's variables
+    (see :func:`_binding_twins`); unlike :func:`prov_name`'s, it never ends in a digit."""
+    return f"{PROV_PREFIX}{number}b"
+
+
+def _binding_twins(name: str, rule: ast.AST, twins: list[ast.AST]) -> tuple[list[ast.AST], tuple[str, ...]] | None:
+    """The twins of a marked rule for a batch, recording the values of the variables instead of
+    the record itself, and the variables in the order recorded; None when the record holds a term
+    the reasoner cannot build from those values (arithmetic, for instance).
+
+    The record twin ``_prov_p_1("id", p(X), (q(X,Y),), (), ()) :- body.`` becomes
+    ``_prov_7b(X,Y) :- body.``, each member twin reads ``_prov_7b(X,Y)`` in place of the
+    record, and ``p(X) :- _prov_7b(X,Y).`` projects the head. The record is a function of the
+    values, so the reasoner rebuilds it (Engine._bound_record): grounding builds and outputs
+    short atoms instead of nested records, about a quarter less work with the trace.
+    """
+    record = twins[0]
+    term = record.head.atom.symbol
+    if not _supported_term(term):
+        return None
+    slots = tuple(sorted(_variables(record.head)))
+    loc = record.location
+    bound = ast.Literal(
+        loc, ast.Sign.NoSign, ast.SymbolicAtom(ast.Function(loc, name, [ast.Variable(loc, v) for v in slots], 0))
+    )
+    rules = [ast.Rule(loc, bound, record.body)]
+    rules += [ast.Rule(loc, member.head, [bound, *member.body[1:]]) for member in twins[1:]]
+    rules.append(ast.Rule(loc, rule.head, [bound]))
+    return rules, slots
+
+
+def _supported_term(term: ast.AST) -> bool:
+    """Whether ``term`` is made of constants, variables, functions and tuples only."""
+    kind = term.ast_type
+    if kind in (ast.ASTType.SymbolicTerm, ast.ASTType.Variable):
+        return True
+    if kind == ast.ASTType.Function:
+        return not term.external and all(_supported_term(a) for a in term.arguments)
+    return False
+
+
 ENCOUNTER_VAR = "K__enc"
 ENCOUNTER = "_encounter"
 INPUT_PREFIX = "enc_"
@@ -405,6 +447,10 @@ class EncounterRule:
     # evaluation of an encounter alone (reasoner/bottomup.py); None when it is
     # outside the fragment the reasoner evaluates.
     portable: tuple[Any, ...] | None = None
+    # A marked rule whose batch twins record the values of its variables (_binding_twins):
+    # their record predicate and the variables in the order recorded; None when its batch
+    # twins record the derivation itself (or it is not marked).
+    record: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -647,18 +693,24 @@ class LoadedProgram:
         for i, rule in enumerate(self.rules):
             if chosen[i]:
                 defined.update(rule.head)
-                if trace:
+                if trace and rule.record is not None and not single:
+                    defined.add((rule.record[0], len(rule.record[1])))
+                    defined.update(sig for sig in rule.twin_heads if sig[0] == "prov_member")
+                elif trace:
                     defined.update(rule.twin_heads)
         extra = 0 if single else 1
         parts.extend(f"#show {n}/{a + extra}." for n, a in self.shown if (n, a) in defined)
         # With the trace a marked rule is replaced by its twins: the record
         # of each derivation, and the head projected from the records (one
-        # rule per head predicate), so that the body is joined once.
+        # rule per head predicate; a batch's twins that record the values of
+        # the variables project their head themselves), so that the body is
+        # joined once.
         projected: set[Signature] = set()
         for i, rule in enumerate(self.rules):
             if chosen[i]:
                 if trace and rule.marked:
-                    projected.update(rule.head)
+                    if single or rule.record is None:
+                        projected.update(rule.head)
                 else:
                     parts.append(rule.single if single else rule.text)
                 if trace and rule.twins:
@@ -851,6 +903,14 @@ def _split(collector: _Provenance) -> LoadedProgram:
     for pairs in twin_sigs.values():
         for heads, _ in pairs:
             dynamic.update(heads)
+    # a batch's twins of each marked rule, recording the values of the variables (by statement index)
+    bindings: dict[int, tuple[str, list[ast.AST], tuple[str, ...]]] = {}
+    for i, tw in sorted(collector.twins.items()):
+        name = record_name(len(bindings))
+        made = _binding_twins(name, collector.statements[i], tw)
+        if made is not None:
+            bindings[i] = (name, *made)
+            dynamic.add((name, len(made[1])))
     add_k = _AddEncounter(dynamic)
 
     def with_k(rule: ast.AST) -> str:
@@ -909,10 +969,14 @@ def _split(collector: _Provenance) -> LoadedProgram:
                     uses.update(b for b in body if b in dynamic)
                 grounded.append(stm)
                 grounded.extend(collector.twins.get(index, []))
+                binding = bindings.get(index)
+                if binding is not None:
+                    grounded.extend(binding[1])
+                    shown.append((binding[0], len(binding[2])))
                 encounter_rules.append(
                     EncounterRule(
                         with_k(stm),
-                        "\n".join(with_k(tw) for tw in collector.twins.get(index, [])),
+                        "\n".join(with_k(tw) for tw in (binding[1] if binding else collector.twins.get(index, []))),
                         tuple(h for h in d.heads if h in dynamic),
                         tuple(sorted(reads)),
                         tuple(sorted(uses)),
@@ -924,6 +988,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
                         message=(message_of(stm) or "") if evaluable and not collector.twins.get(index) else "",
                         check=evaluable and not collector.twins.get(index) and is_check(stm),
                         portable=portable_rule(stm) if evaluable else None,
+                        record=(binding[0], binding[2]) if binding else None,
                     )
                 )
             elif any(h in used for h in d.heads):

@@ -217,7 +217,7 @@ _DERIVATIONS: dict[tuple[int, ...], tuple[str, Derivation]] = {}
 _DERIVATIONS_LIMIT = 50_000
 
 
-def _derivation(reps: tuple[int, ...]) -> tuple[str, Derivation]:
+def derivation(reps: tuple[int, ...]) -> tuple[str, Derivation]:
     """The derivation a ``prov`` atom's arguments record, and its sort key (read once per distinct atom)."""
     hit = _DERIVATIONS.get(reps)
     if hit is None:
@@ -243,7 +243,7 @@ def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symb
     for a in atoms:
         name = a.name
         if name == "prov":
-            found.append(_derivation(_reps(a)))  # type: ignore[arg-type]
+            found.append(derivation(_reps(a)))  # type: ignore[arg-type]
         elif name == "prov_member":
             rule, head, member = _reps(a)  # type: ignore[arg-type]
             members[(terms.term(rule).string, head)].append(member)

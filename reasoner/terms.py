@@ -17,7 +17,7 @@ emptied when full; entries are rebuilt on demand.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import clingo
@@ -242,12 +242,19 @@ class AtomReader:
         size = p_size[0]
         return name, tuple(_ffi.unpack(p_args[0], size)) if size else ()
 
-    def numbered(self, rep: int) -> tuple[int, str, tuple[int, ...]]:
-        """The encounter number, the name and the other arguments' symbol values of the atom
-        ``name(K, args...)`` of a batch model."""
-        name, reps = self.parts(rep)
-        k = _TABLE.get(reps[0]) or term(reps[0])
-        return k.number, name, reps[1:]
+    def each(self, values: Sequence[int]) -> Iterator[tuple[str, list[int]]]:
+        """The name and the arguments' symbol values (a list) of each atom of ``values``, in order:
+        :meth:`parts` for many atoms, with less work per atom."""
+        p_name, p_args, p_size = self._p_name, self._p_args, self._p_size
+        name_of, arguments_of, unpack, names = _lib.clingo_symbol_name, _lib.clingo_symbol_arguments, _ffi.unpack, _NAMES
+        for rep in values:
+            if not name_of(rep, p_name) or not arguments_of(rep, p_args, p_size):
+                _handle_error(False)
+            c_name = p_name[0]
+            name = names.get(c_name)
+            if name is None:
+                name = names[c_name] = _ffi.string(c_name).decode()
+            yield name, unpack(p_args[0], p_size[0])
 
 
 _NAMES: dict[Any, str] = {}  # by the address of the name's text (a cdata char*)

@@ -193,12 +193,12 @@ def _rules(engine: Engine) -> list[_Rule]:
     out = []
     for rule in engine.program.rules:
         rule_id = None
-        if rule.twins:
+        if rule.single_twins:
             twins: list[ast.AST] = []
-            ast.parse_string(rule.twins, twins.append)
+            ast.parse_string(rule.single_twins, twins.append)
             for t in twins:
                 if t.ast_type == ast.ASTType.Rule and is_prov_name(t.head.atom.symbol.name):
-                    rule_id = t.head.atom.symbol.arguments[1].symbol.string
+                    rule_id = t.head.atom.symbol.arguments[0].symbol.string
                     break
         statements: list[ast.AST] = []
         ast.parse_string(rule.text, statements.append)

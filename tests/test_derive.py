@@ -152,3 +152,60 @@ def test_a_plan_joins_as_clingo_grounds() -> None:
     found, members = derive.derive([plan], derive.Indexed(messages.Atoms(ctl), reference, []))
     assert [key for key, _ in found] == ['prov("r",p(1,2),(q(1,a),r(a,1)),(t(1,any),),(cmp(1,"<",3),))']
     assert {k[0]: sorted(str(clingo.Symbol(m)) for m in v) for k, v in members.items()} == {"r": ["u(1,a)", "u(1,b)"]}  # type: ignore[call-arg]
+
+
+def test_a_batch_records_the_values_of_each_marked_rules_variables(engine: Engine) -> None:
+    """loader._binding_twins: in a batch each marked rule's record twin records the values of its
+    variables, its member twins and its head read that record, and the batch reads no derivation record
+    in full; the reasoner rebuilds each record from the values (tests/test_api.py compares the batches'
+    derivations with single evaluations over the corpus and generated encounters)."""
+    marked = [r for r in engine.program.rules if r.marked]
+    assert all(r.record is not None for r in marked)
+    (rule,) = [r for r in marked if r.single.startswith("limb_muscle_count(")]
+    name, slots = rule.record
+    assert slots == ("K", "L")
+    assert rule.twins.split("\n") == [
+        f"{name}(K__enc,K,L) :- limb_examined(K__enc,L); K = #count {{ M: limb_muscle(K__enc,L,M) }}.",
+        f'prov_member(K__enc,"emg.limb.muscle_count",limb_muscle_count(L,K),limb_muscle(L,M__m)) :- {name}(K__enc,K,L); limb_muscle(K__enc,L,M__m).',
+        f"limb_muscle_count(K__enc,L,K) :- {name}(K__enc,K,L).",
+    ]
+    batch = engine.program.select(frozenset(engine.program.dynamic), True, text=True)
+    assert f"#show {name}/3." in batch and "#show _prov_limb_muscle_count_2/6." not in batch
+    assert "_prov_limb_muscle_count_2(" not in batch  # neither its record nor its projection
+    encounter = {"id": "b", "date_of_service": "2024-05-01", "needle_emg": [{"muscle": m, "side": "left"} for m in ("APB", "FDI", "EDC")]}
+    result, _ = engine.evaluate_many([encounter, RNS], trace=True)  # a batch of one is evaluated alone
+    assert engine._kinds  # the batch model was read
+    (count,) = [d for d in result.derivations if str(d.head) == "limb_muscle_count(left_upper,3)"]
+    assert (count.rule, [str(f) for f in count.facts]) == ("emg.limb.muscle_count", ["limb_examined(left_upper)"])
+    assert [str(m) for m in count.members] == [
+        "limb_muscle(left_upper,abductor_pollicis_brevis)",
+        "limb_muscle(left_upper,extensor_digitorum_communis)",
+        "limb_muscle(left_upper,first_dorsal_interosseous)",
+    ]
+    assert result.derivations == engine.evaluate(encounter, trace=True).derivations
+
+
+def test_a_record_with_arithmetic_is_recorded_in_full_in_a_batch(tmp_path: Path) -> None:
+    """A marked rule whose record holds a term the reasoner cannot build from the values of the
+    variables (here N + 1) keeps its record twin in a batch, beside the other rules' value records; the
+    batch's derivations equal those of the encounter evaluated alone."""
+    import shutil
+
+    from cptkb.kb import KB_DIR
+
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    with (kb / "rules" / "emg_limb.lp").open("a") as f:
+        f.write('\nlimb_muscle_next(L, N + 1) :- rule("emg.limb.muscle_count"), limb_muscle_count(L, N).\n')
+    other = Engine(kb)
+    (plus,) = [r for r in other.program.rules if r.single.startswith("limb_muscle_next(")]
+    assert plus.record is None
+    assert plus.twins.startswith('_prov_limb_muscle_next_2(K__enc,"emg.limb.muscle_count",limb_muscle_next(L,(N+1)),')
+    batch = other.program.select(frozenset(other.program.dynamic), True, text=True)
+    assert "limb_muscle_next(K__enc,X0,X1) :- _prov_limb_muscle_next_2(K__enc,_,limb_muscle_next(X0,X1),_,_,_)." in batch
+    encounter = {"id": "n", "date_of_service": "2024-05-01", "needle_emg": [{"muscle": m, "side": "left"} for m in ("APB", "FDI")]}
+    result, _ = other.evaluate_many([encounter, RNS], trace=True)
+    assert other._kinds[plus.twins.split("(")[0]] == "record"
+    heads = {str(d.head) for d in result.derivations}
+    assert {"limb_muscle_next(left_upper,3)", "limb_muscle_count(left_upper,2)"} <= heads
+    assert result.derivations == other.evaluate(encounter, trace=True).derivations
