@@ -270,13 +270,18 @@ class Engine:
                     if single:
                         holds = lambda rep: model.contains(clingo.Symbol(rep))  # type: ignore[call-arg]  # noqa: B023, E731
                         per[0] = self._single_atoms(self._indexed(messages.Atoms(ctl, holds), keyed), answers[0], reader)
-        self._controls.give_back(ctl)
+        if len(answers) == 1 and not single:
+            # read before the control is handed back: the background thread would then be
+            # making a spare, and each call into clingo here would wait for the interpreter lock
+            per = self._batch_atoms(answers[0], len(encounters), reader)
+        # a batch's control is freed in the background, but no spare is made for it: a batch
+        # makes its control in about a millisecond itself, and a spare made while the batch's
+        # results are built would contend with them for the interpreter lock
+        self._controls.give_back(ctl, spare=single)
         del ctl
         if len(answers) != 1:
             ids = ", ".join(repr(e.ident) for e in encounters)
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
-        if not single:
-            per = self._batch_atoms(answers[0], len(encounters), reader)
         self._check_faults(encounters, per)
         return per
 
@@ -599,11 +604,13 @@ class _Controls:
 
     def _work(self) -> None:
         while True:
-            used = self._jobs.get()
-            if used is _STOP:
+            job = self._jobs.get()
+            if job is _STOP:
                 return
-            del used  # freeing a control happens here
-            self._ready.put(self.new())
+            used, spare = job
+            del used, job  # freeing a control happens here
+            if spare:
+                self._ready.put(self.new())
 
     def stop(self) -> None:
         """End the thread (when its engine is collected)."""
@@ -615,16 +622,16 @@ class _Controls:
                 if self._thread is None:
                     thread = threading.Thread(target=self._work, name="cptkb-controls", daemon=True)
                     thread.start()
-                    self._jobs.put(None)  # make the first spare
+                    self._jobs.put((None, True))  # make the first spare
                     self._thread = thread
         try:
             return self._ready.get_nowait()
         except queue.Empty:
             return self.new()
 
-    def give_back(self, ctl: clingo.Control) -> None:
-        """Hand a used control over to be freed; a new spare is made in its place."""
-        self._jobs.put(ctl)
+    def give_back(self, ctl: clingo.Control, spare: bool = True) -> None:
+        """Hand a used control over to be freed, and with ``spare`` a new spare made in its place."""
+        self._jobs.put((ctl, spare))
 
 
 _DEFAULT: Engine | None = None

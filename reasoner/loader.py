@@ -31,8 +31,10 @@ by one rule per head predicate::
 
     limb_complete(X0) :- _prov_limb_complete_1(_, limb_complete(X0), _, _, _).
 
-so that each body is joined once. The rules stay as written, the trace
-cannot drift from them, and a new rule family needs no Python.
+so that each body is joined once. In a batch the record twin records only
+the values of the rule's variables, which the reasoner rebuilds the record
+from (:func:`_binding_twins`). The rules stay as written, the trace cannot
+drift from them, and a new rule family needs no Python.
 """
 
 from __future__ import annotations
