@@ -299,18 +299,19 @@ class Engine:
             bound.clear()
         kinds = self._kinds
         per: list[list[ShownAtom | RawAtom | Derived]] = [[] for _ in range(count)]
-        found: dict[int, list[tuple[str, Derivation]]] = {}
+        found: list[list[tuple[str, Derivation]]] = [[] for _ in range(count)]
         members: dict[int, dict[tuple[str, int], list[int]]] = {}
         for name, args in reader.each(values):
             k = numbers[args[0]]
             kind = kinds.get(name)
             if kind is None:
                 kind = kinds[name] = self._kind(name)
+            args[0] = name  # the atom without its encounter number: (name, arguments...)
             if kind is _SHOWN:
-                key = (name, tuple(args[1:]))
+                key = tuple(args)
                 atom = by_parts.get(key)
                 if atom is None:
-                    atom = by_parts[key] = shown_atom(*key)
+                    atom = by_parts[key] = shown_atom(name, key[1:])
                 per[k].append(atom)
             elif kind is _MEMBER:
                 _, rule, head, member = args
@@ -323,20 +324,17 @@ class Engine:
                     counted[key_m] = [member]
                 else:
                     heads.append(member)
-            else:
-                records = found.get(k)
-                if records is None:
-                    records = found[k] = []
-                if kind is _RECORD:
-                    records.append(derivation(tuple(args[1:])))
-                else:  # the values of a marked rule's variables (loader._binding_twins)
-                    key = (name, tuple(args[1:]))
-                    built = bound.get(key)
-                    if built is None:
-                        built = bound[key] = derivation(_rebuilt(kind, key[1]))
-                    records.append(built)
-        for k in sorted(found.keys() | members.keys()):
-            per[k].append(Derived("derivations", found.get(k, []), members.get(k, {})))
+            elif kind is _RECORD:
+                found[k].append(derivation(tuple(args[1:])))
+            else:  # the values of a marked rule's variables (loader._binding_twins)
+                key = tuple(args)
+                built = bound.get(key)
+                if built is None:
+                    built = bound[key] = derivation(_rebuilt(kind, key[1:]))
+                found[k].append(built)
+        for k, records in enumerate(found):
+            if records or k in members:
+                per[k].append(Derived("derivations", records, members.get(k, {})))
         return per
 
     def _kind(self, name: str) -> str | tuple[tuple[str, ...], tuple[Pattern, ...]]:
@@ -438,9 +436,10 @@ class Engine:
         if found or "" in self._messages:
             by_parts = _SHOWN_BY_PARTS
             for name, args in messages.evaluate(self._messages, found, grounded):
-                atom = by_parts.get((name, args))
+                key = (name, *args)
+                atom = by_parts.get(key)
                 if atom is None:
-                    atom = by_parts[(name, args)] = shown_atom(name, args)
+                    atom = by_parts[key] = shown_atom(name, args)
                 atoms.append(atom)
         return atoms
 
@@ -527,9 +526,10 @@ class Engine:
 
 
 # Shown atoms already built: one encounter's by symbol value (a value names its
-# symbol for good, see reasoner/terms.py), a batch's by name and argument values.
+# symbol for good, see reasoner/terms.py), a batch's by name and argument values
+# (name, value, value, ...).
 _SHOWN_BY_VALUE: dict[int, ShownAtom | RawAtom] = {}
-_SHOWN_BY_PARTS: dict[tuple[str, tuple[int, ...]], ShownAtom | RawAtom] = {}
+_SHOWN_BY_PARTS: dict[tuple[Any, ...], ShownAtom | RawAtom] = {}
 
 
 _SHOWN, _RECORD, _MEMBER = "shown", "record", "member"

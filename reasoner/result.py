@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import defaultdict
+from operator import itemgetter
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 from collections.abc import Mapping, Sequence
@@ -251,23 +252,28 @@ def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symb
             found.extend(a.found)  # type: ignore[union-attr]
             for key, reps in a.members.items():  # type: ignore[union-attr]
                 members[key].extend(reps)
-    found.sort(key=lambda kd: kd[0])
+    found.sort(key=_FIRST)
+    out = [d for _, d in found]
     if not members:
-        return [d for _, d in found]
-    out = []
-    for key, d in found:
+        return out
+    heads = {head for _, head in members}
+    for i, d in enumerate(out):
+        if d.head._rep not in heads:
+            continue
         counted = members.get((d.rule, d.head._rep))
         if counted:
             # a derivation with the same members recurs too: built once and kept
-            cache_key = (key, frozenset(counted))
+            cache_key = (found[i][0], frozenset(counted))
             with_members = _WITH_MEMBERS.get(cache_key)
             if with_members is None:
                 if len(_WITH_MEMBERS) >= _DERIVATIONS_LIMIT:
                     _WITH_MEMBERS.clear()
                 with_members = _WITH_MEMBERS[cache_key] = replace(d, members=tuple(sorted(terms.term(r) for r in set(counted))))
-            d = with_members
-        out.append(d)
+            out[i] = with_members
     return out
+
+
+_FIRST = itemgetter(0)
 
 
 _WITH_MEMBERS: dict[tuple[str, frozenset[int]], Derivation] = {}

@@ -244,17 +244,20 @@ class AtomReader:
 
     def each(self, values: Sequence[int]) -> Iterator[tuple[str, list[int]]]:
         """The name and the arguments' symbol values (a list) of each atom of ``values``, in order:
-        :meth:`parts` for many atoms, with less work per atom."""
-        p_name, p_args, p_size = self._p_name, self._p_args, self._p_size
-        name_of, arguments_of, unpack, names = _lib.clingo_symbol_name, _lib.clingo_symbol_arguments, _ffi.unpack, _NAMES
+        :meth:`parts` for many atoms, with less work per atom (the name's address is read as a
+        number, which makes no object per atom)."""
+        p_address = _ffi.new("uintptr_t*")
+        p_name = _ffi.cast("char**", p_address)
+        p_args, p_size = self._p_args, self._p_size
+        name_of, arguments_of, unpack, names = _lib.clingo_symbol_name, _lib.clingo_symbol_arguments, _ffi.unpack, _NAMES_AT
         for rep in values:
             if not name_of(rep, p_name) or not arguments_of(rep, p_args, p_size):
                 _handle_error(False)
-            c_name = p_name[0]
-            name = names.get(c_name)
+            name = names.get(p_address[0])
             if name is None:
-                name = names[c_name] = _ffi.string(c_name).decode()
+                name = names[p_address[0]] = _ffi.string(p_name[0]).decode()
             yield name, unpack(p_args[0], p_size[0])
 
 
 _NAMES: dict[Any, str] = {}  # by the address of the name's text (a cdata char*)
+_NAMES_AT: dict[int, str] = {}  # the same by the address as a number
