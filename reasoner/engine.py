@@ -7,6 +7,8 @@ import logging
 import queue
 import threading
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterable, Iterator, Mapping
@@ -89,7 +91,9 @@ class Engine:
         # reading batch models: what each predicate holds (Engine._kind), and the derivations
         # rebuilt from the values of marked rules' variables
         self._kinds: dict[str, str | tuple[tuple[str, ...], tuple[Pattern, ...]]] = {}
-        self._bound: dict[tuple[str, tuple[int, ...]], tuple[str, Derivation]] = {}
+        self._bound: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
+        # the thread that grounds batches while evaluate_many reads the one before (made when first needed)
+        self._grounder: ThreadPoolExecutor | None = None
         self.bottom_up = bottom_up
         # A control prepared in the background holds the reference atoms that the rules an
         # encounter evaluated alone grounds can read (its message and check rules are evaluated by
@@ -196,54 +200,33 @@ class Engine:
         """
         if not encounters:
             return []
+        if len(encounters) > 1:
+            return self._finish(self._start(encounters, trace, background=False))
         facts = [enc.facts + self._ncci_facts(enc) for enc in encounters]
-        if len(encounters) == 1 and derived and self.bottom_up:
+        if derived and self.bottom_up:
             alone = self._alone(encounters[0], facts[0], trace)
             if alone is not None:
                 self._check_faults(encounters, [alone])
                 return [alone]
-        inputs = frozenset((name, len(args)) for fs in facts for name, args in fs)
         # One encounter alone is grounded with the rules as written (no
         # encounter number: about a fifth less grounding work).
-        single = len(encounters) == 1
+        inputs = frozenset((name, len(args)) for name, args in facts[0])
         # Alone, an encounter's facts also decide the rules' guards (reasoner/guards.py):
         # a rule the facts cannot make fire is left out. (A batch's facts meet
         # nearly every guard; checking them would cost more than it saves.)
-        satisfied = self.program.satisfied(facts[0]) if single else None
+        satisfied = self.program.satisfied(facts[0])
         plans = None
-        if single and trace and derived and self.program.stratified:
+        if trace and derived and self.program.stratified:
             plans = self._twin_plans(self.program.marked_chosen(inputs, False, single=True, satisfied=satisfied))
-        statements = self.program.select(inputs, trace and plans is None, single=single, satisfied=satisfied)
-        keys: set[str] = set()
-        for enc in encounters:
-            keys |= enc.keys
-        keyed = self.program.keyed_keys(keys)
-        ctl = self._controls.take()
-        with ast.ProgramBuilder(ctl) as builder:
-            terms.add_statements(builder, statements)
-        with ctl.backend() as backend:
-            writer = terms.FactWriter(backend)
-            for key in keyed:
-                writer.add_atoms(self._keyed_atoms.get(key, ()))
-            if single:
-                for name, args in facts[0]:
-                    writer.add(name, args)
-            else:
-                writer.add_atoms(self._static_rest)
-                for n, fs in enumerate(facts):
-                    k = clingo.Number(n)
-                    writer.add(ENCOUNTER, [k])
-                    for name, args in fs:
-                        writer.add(name, [k, *args])
+        statements = self.program.select(inputs, trace and plans is None, single=True, satisfied=satisfied)
+        keyed = self.program.keyed_keys(encounters[0].keys)
+        ctl = self._control(statements, keyed, facts, single=True)
         ctl.ground([("base", [])])
         answers: list[list[int]] = []
-        per: list[list[ShownAtom | RawAtom | Derived]] = [[] for _ in encounters]
-        # A shown atom recurs from one evaluation to the next (in a batch, apart
-        # from its encounter number): each is built once and kept (bounded).
+        per: list[list[ShownAtom | RawAtom | Derived]] = [[]]
+        # A shown atom recurs from one evaluation to the next: each is built once and kept (bounded).
         reader = terms.AtomReader()
-        shown = (
-            self._shown_signatures(statements) if single and (not trace or plans is not None) and self.program.stratified else None
-        )
+        shown = self._shown_signatures(statements) if (not trace or plans is not None) and self.program.stratified else None
         if shown is not None:
             # The rules are stratified (loader._is_stratified): the answer is the
             # atoms the grounder derived, read without solving, unless one of
@@ -267,23 +250,78 @@ class Engine:
                     answers.append(terms.shown_values(model))
                     if len(answers) > 1:
                         break
-                    if single:
-                        holds = lambda rep: model.contains(clingo.Symbol(rep))  # type: ignore[call-arg]  # noqa: B023, E731
-                        per[0] = self._single_atoms(self._indexed(messages.Atoms(ctl, holds), keyed), answers[0], reader)
-        if len(answers) == 1 and not single:
-            # read before the control is handed back: the background thread would then be
-            # making a spare, and each call into clingo here would wait for the interpreter lock
-            per = self._batch_atoms(answers[0], len(encounters), reader)
-        # a batch's control is freed in the background, but no spare is made for it: a batch
-        # makes its control in about a millisecond itself, and a spare made while the batch's
-        # results are built would contend with them for the interpreter lock
-        self._controls.give_back(ctl, spare=single)
+                    holds = lambda rep: model.contains(clingo.Symbol(rep))  # type: ignore[call-arg]  # noqa: B023, E731
+                    per[0] = self._single_atoms(self._indexed(messages.Atoms(ctl, holds), keyed), answers[0], reader)
+        self._controls.give_back(ctl)
         del ctl
+        self._check_answers(encounters, answers)
+        self._check_faults(encounters, per)
+        return per
+
+    def _control(
+        self, statements: list[ast.AST], keyed: list[str], facts: list[list[tuple[str, tuple[Any, ...]]]], single: bool
+    ) -> clingo.Control:
+        """A control holding the reference data, ``statements``, the keyed rows of ``keyed`` and the
+        encounters' facts (each batch atom with its encounter number first), ready to ground."""
+        ctl = self._controls.take()
+        with ast.ProgramBuilder(ctl) as builder:
+            terms.add_statements(builder, statements)
+        with ctl.backend() as backend:
+            writer = terms.FactWriter(backend)
+            for key in keyed:
+                writer.add_atoms(self._keyed_atoms.get(key, ()))
+            if single:
+                for name, args in facts[0]:
+                    writer.add(name, args)
+            else:
+                writer.add_atoms(self._static_rest)
+                for n, fs in enumerate(facts):
+                    k = clingo.Number(n)
+                    writer.add(ENCOUNTER, [k])
+                    for name, args in fs:
+                        writer.add(name, [k, *args])
+        return ctl
+
+    def _start(self, encounters: list[Encounter], trace: bool, background: bool) -> _Batch:
+        """A batch's control made and its grounding started: in the engine's grounding thread with
+        ``background`` (clingo releases the interpreter lock while it grounds, so the caller goes
+        on meanwhile), else here. :meth:`_finish` reads the answer."""
+        facts = [enc.facts + self._ncci_facts(enc) for enc in encounters]
+        inputs = frozenset((name, len(args)) for fs in facts for name, args in fs)
+        statements = self.program.select(inputs, trace)
+        keys: set[str] = set()
+        for enc in encounters:
+            keys |= enc.keys
+        ctl = self._control(statements, self.program.keyed_keys(keys), facts, single=False)
+        if not background:
+            return _Batch(encounters, ctl, None, _answers(ctl))
+        if self._grounder is None:
+            self._grounder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cptkb-ground")
+            weakref.finalize(self, self._grounder.shutdown, wait=False)
+        return _Batch(encounters, ctl, self._grounder.submit(_answers, ctl))
+
+    def _finish(self, batch: _Batch) -> list[list[ShownAtom | RawAtom | Derived]]:
+        """Each encounter's shown atoms of a batch :meth:`_start` started (waiting for its grounding)."""
+        try:
+            answers = batch.answers if batch.pending is None else batch.pending.result()
+            # read before the control is handed back (see give_back below)
+            per = self._batch_atoms(answers[0], len(batch.encounters), terms.AtomReader()) if len(answers) == 1 else []
+        finally:
+            # freed in the background, but no spare is made for a batch: a batch makes its control
+            # in about a millisecond itself, and a spare made while the batch's model is read or its
+            # results built would contend with them for the interpreter lock (each call into clingo
+            # would wait for it)
+            self._controls.give_back(batch.control, spare=False)
+            batch.control = None
+        self._check_answers(batch.encounters, answers)
+        self._check_faults(batch.encounters, per)
+        return per
+
+    @staticmethod
+    def _check_answers(encounters: list[Encounter], answers: list[list[int]]) -> None:
         if len(answers) != 1:
             ids = ", ".join(repr(e.ident) for e in encounters)
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
-        self._check_faults(encounters, per)
-        return per
 
     def _batch_atoms(
         self, values: list[int], count: int, reader: terms.AtomReader
@@ -500,29 +538,54 @@ class Engine:
         """Evaluate a stream of encounters, ``batch_size`` per grounding, in input order.
 
         A bad encounter yields its InvalidEncounter in its place and the rest
-        of the batch goes on.
+        of the batch goes on. The batches are pipelined: while one batch is
+        grounded (in the engine's grounding thread), the next is read and
+        validated and the one before is read back and its results yielded, so
+        the input is read up to one batch ahead of the results.
         """
         batch: list[Encounter | InvalidEncounter] = []
+        started: list[tuple[list[Encounter | InvalidEncounter], _Batch | None]] = []
 
-        def flush() -> Iterator[Result | InvalidEncounter]:
+        def start() -> None:
             valid = [e for e in batch if isinstance(e, Encounter)]
-            solved = iter(self.solve(valid, trace))
-            for item in batch:
+            job = self._start(valid, trace, background=True) if len(valid) > 1 else None
+            started.append((list(batch), job))
+            batch.clear()
+
+        def finish() -> Iterator[Result | InvalidEncounter]:
+            items, job = started.pop(0)
+            if job is not None:
+                solved = iter(self._finish(job))
+            else:
+                solved = iter(self.solve([e for e in items if isinstance(e, Encounter)], trace))
+            for item in items:
                 if isinstance(item, Encounter):
                     yield build_result(item, next(solved), self.vocab)
                 else:
                     yield item
-            batch.clear()
 
-        for encounter in encounters:
-            try:
-                batch.append(self.validate(encounter, switches))
-            except InvalidEncounter as exc:
-                batch.append(exc)
-            if len(batch) >= batch_size:
-                yield from flush()
-        if batch:
-            yield from flush()
+        try:
+            for encounter in encounters:
+                try:
+                    batch.append(self.validate(encounter, switches))
+                except InvalidEncounter as exc:
+                    batch.append(exc)
+                if len(batch) >= batch_size:
+                    start()
+                    if len(started) > 1:
+                        yield from finish()
+            if batch:
+                start()
+            while started:
+                yield from finish()
+        finally:
+            # a batch started and not read (the caller stopped early, or an error): its control freed
+            for _, job in started:
+                if job is not None and job.control is not None:
+                    if job.pending is not None:
+                        wait([job.pending])
+                    self._controls.give_back(job.control, spare=False)
+                    job.control = None
 
 
 # Shown atoms already built: one encounter's by symbol value (a value names its
@@ -530,6 +593,30 @@ class Engine:
 # (name, value, value, ...).
 _SHOWN_BY_VALUE: dict[int, ShownAtom | RawAtom] = {}
 _SHOWN_BY_PARTS: dict[tuple[Any, ...], ShownAtom | RawAtom] = {}
+
+
+@dataclass
+class _Batch:
+    """A batch being evaluated: its encounters, its control (None once handed back), and its answers
+    (each a list of shown symbol values), or the grounding that will give them."""
+
+    encounters: list[Encounter]
+    control: clingo.Control | None
+    pending: Future[list[list[int]]] | None
+    answers: list[list[int]] = field(default_factory=list)
+
+
+def _answers(ctl: clingo.Control) -> list[list[int]]:
+    """Ground a batch's control and solve it: the shown symbol values of its models (two at most:
+    more than one is a fault of the knowledge base)."""
+    ctl.ground([("base", [])])
+    answers: list[list[int]] = []
+    with ctl.solve(yield_=True) as handle:
+        for model in handle:
+            answers.append(terms.shown_values(model))
+            if len(answers) > 1:
+                break
+    return answers
 
 
 _SHOWN, _RECORD, _MEMBER = "shown", "record", "member"

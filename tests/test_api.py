@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import clingo
+import pytest
 
 import cptkb
 from cptkb import InvalidEncounter
+from cptkb.reasoner.errors import KnowledgeBaseFault
 from cptkb.explain.graph import build_graph
 from cptkb.reasoner import bottomup
 from cptkb.reasoner.engine import Engine
@@ -299,3 +301,53 @@ def test_prepared_controls_hold_the_reference_atoms_single_evaluations_ground(en
     assert rest and not rest & grounded
     assert {("nerve", 2), ("emg_code", 1)} <= rest
     assert len(engine._static_atoms) - len(engine._static_rest) == len(engine._controls._atoms)
+
+
+def _given_back(engine: Engine, monkeypatch) -> list[object]:  # type: ignore[no-untyped-def]
+    """The controls the engine hands back to be freed, recorded."""
+    returned: list[object] = []
+    give_back = engine._controls.give_back
+
+    def record(ctl, spare=True):  # type: ignore[no-untyped-def]
+        returned.append(ctl)
+        give_back(ctl, spare)
+
+    monkeypatch.setattr(engine._controls, "give_back", record)
+    return returned
+
+
+def test_batches_are_pipelined_and_a_consumer_that_stops_early_leaves_no_control(engine: Engine, monkeypatch) -> None:
+    """evaluate_many grounds a batch while the one before is read back (docs/contract.md, "Python API"): it
+    reads the input one batch ahead of the results, and a consumer that stops early leaves no batch's
+    control behind (the batch started ahead is freed with the one being read)."""
+    returned = _given_back(engine, monkeypatch)
+    read: list[int] = []
+
+    def source():  # type: ignore[no-untyped-def]
+        for n in range(10):
+            read.append(n)
+            yield dict(ENC, id=f"p{n}")
+
+    results = engine.evaluate_many(source(), trace=True, batch_size=3)
+    first = next(results)
+    assert first.id == "p0" and read == list(range(6))  # the second batch was started before the first is yielded
+    assert len(returned) == 1  # the first batch's control, once read
+    results.close()
+    assert len(returned) == 2 and returned[0] is not returned[1]
+    whole = list(engine.evaluate_many((dict(ENC, id=f"p{n}") for n in range(10)), trace=True, batch_size=3))
+    assert [r.id for r in whole] == [f"p{n}" for n in range(10)]
+    assert all(r.to_dict() == dict(first.to_dict(), id=r.id) and r.derivations == first.derivations for r in whole)
+
+
+def test_a_fault_in_a_pipelined_batch_frees_the_batch_started_ahead(engine: Engine, monkeypatch) -> None:
+    """A knowledge-base fault raised while a batch is read back propagates from evaluate_many, and the
+    batch started ahead of it is freed too."""
+    returned = _given_back(engine, monkeypatch)
+
+    def fault(encounters, per):  # type: ignore[no-untyped-def]
+        raise KnowledgeBaseFault("planted")
+
+    monkeypatch.setattr(engine, "_check_faults", fault)
+    with pytest.raises(KnowledgeBaseFault, match="planted"):
+        list(engine.evaluate_many([dict(ENC, id=f"f{n}") for n in range(6)], batch_size=2))
+    assert len(returned) == 2  # the batch that raised and the one started ahead of it
