@@ -50,7 +50,7 @@ import clingo
 from clingo import ast
 
 from .guards import OPERATORS, GuardSet, derive as derive_guards
-from .messages import finding_of as message_of, is_check, portable_rule
+from .messages import _supported as supported_term, finding_of as message_of, is_check, portable_rule
 
 MARKER = "rule"
 PROV_PREFIX = "_prov_"
@@ -321,7 +321,7 @@ def _binding_twins(name: str, rule: ast.AST, twins: list[ast.AST]) -> tuple[list
     """
     record = twins[0]
     term = record.head.atom.symbol
-    if not _supported_term(term):
+    if not supported_term(term):
         return None
     slots = tuple(sorted(_variables(record.head)))
     loc = record.location
@@ -332,16 +332,6 @@ def _binding_twins(name: str, rule: ast.AST, twins: list[ast.AST]) -> tuple[list
     rules += [ast.Rule(loc, member.head, [bound, *member.body[1:]]) for member in twins[1:]]
     rules.append(ast.Rule(loc, rule.head, [bound]))
     return rules, slots
-
-
-def _supported_term(term: ast.AST) -> bool:
-    """Whether ``term`` is made of constants, variables, functions and tuples only."""
-    kind = term.ast_type
-    if kind in (ast.ASTType.SymbolicTerm, ast.ASTType.Variable):
-        return True
-    if kind == ast.ASTType.Function:
-        return not term.external and all(_supported_term(a) for a in term.arguments)
-    return False
 
 
 ENCOUNTER_VAR = "K__enc"
