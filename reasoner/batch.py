@@ -25,7 +25,7 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, TextIO
 from collections.abc import Iterator, Mapping
 
@@ -128,21 +128,36 @@ class ChunkEvaluator:
 
     def run(self, first_line: int, lines: list[bytes]) -> tuple[str, int, int, int]:
         """The output text of ``lines`` (numbered from ``first_line``): (text, lines, evaluated, errors)."""
-        out: list[str | None] = []
-        valid: list[tuple[int, Encounter, int]] = []
-        errors = faults = 0
+        return self.finish(self.start(first_line, lines, background=False))
+
+    def start(self, first_line: int, lines: list[bytes], background: bool = True) -> _Chunk:
+        """The chunk's lines parsed and validated, and its encounters' grounding started (with
+        ``background``, in the engine's grounding thread: the caller goes on meanwhile);
+        :meth:`finish` gives its output."""
+        chunk = _Chunk(len(lines))
         for offset, raw in enumerate(lines):
             enc, record, _ = self._parse(first_line + offset, raw)
             if enc is not None:
-                valid.append((len(out), enc, first_line + offset))
-                out.append(None)
+                chunk.valid.append((len(chunk.out), enc, first_line + offset))
+                chunk.out.append(None)
             elif record is not None:
-                out.append(record)
-                errors += 1
+                chunk.out.append(record)
+                chunk.errors += 1
+        if len(chunk.valid) > 1:
+            job = self.engine._start([v[1] for v in chunk.valid], self.explain, background)
+            chunk.job = job
+        return chunk
+
+    def finish(self, chunk: _Chunk) -> tuple[str, int, int, int]:
+        """The output text of a chunk :meth:`start` started: (text, lines, evaluated, errors)."""
+        out, valid = chunk.out, chunk.valid
+        faults = 0
         if valid:
             encs = [v[1] for v in valid]
+            solved: list[Any] | None
             try:
-                solved = self.engine.solve(encs, self.explain)
+                job, chunk.job = chunk.job, None
+                solved = self.engine._finish(job) if job is not None else self.engine.solve(encs, self.explain)
             except KnowledgeBaseFault:
                 solved = None
             for i, (slot, enc, line_no) in enumerate(valid):
@@ -159,7 +174,25 @@ class ChunkEvaluator:
         # What a chunk leaves behind is caches and acyclic data: keep the cyclic
         # garbage collector from scanning it again after every chunk.
         gc.freeze()
-        return text, len(lines), len(valid) - faults, errors + faults
+        return text, chunk.lines, len(valid) - faults, chunk.errors + faults
+
+    def discard(self, chunk: _Chunk) -> None:
+        """Free a chunk :meth:`start` started and that will not be finished."""
+        if chunk.job is not None:
+            self.engine._discard(chunk.job)
+            chunk.job = None
+
+
+@dataclass
+class _Chunk:
+    """A chunk of input lines started: its output lines so far (None where a result goes), its
+    valid encounters (output slot, encounter, line number), its error count and its batch."""
+
+    lines: int
+    out: list[str | None] = field(default_factory=list)
+    valid: list[tuple[int, Encounter, int]] = field(default_factory=list)
+    errors: int = 0
+    job: Any = None
 
 
 # --- input and output -------------------------------------------------------------------------
@@ -298,9 +331,20 @@ def run_batch(
 
     chunks = read_chunks(source, chunk)
     if workers <= 1:
+        # pipelined: a chunk is grounded (in the engine's grounding thread) while the next is read and
+        # parsed and the one before is read back and written
         evaluator = ChunkEvaluator(engine, switches, explain, skip_empty)
-        for first, lines in chunks:
-            emit(evaluator.run(first, lines))
+        started: deque[_Chunk] = deque()
+        try:
+            for first, lines in chunks:
+                started.append(evaluator.start(first, lines))
+                if len(started) > 1:
+                    emit(evaluator.finish(started.popleft()))
+            while started:
+                emit(evaluator.finish(started.popleft()))
+        finally:
+            for left in started:
+                evaluator.discard(left)
     else:
         context = multiprocessing.get_context("spawn")
         init = (str(engine.kb_dir), dict(switches or {}), explain, skip_empty)

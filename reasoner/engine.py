@@ -300,6 +300,14 @@ class Engine:
             weakref.finalize(self, self._grounder.shutdown, wait=False)
         return _Batch(encounters, ctl, self._grounder.submit(_answers, ctl))
 
+    def _discard(self, batch: _Batch) -> None:
+        """Free a batch :meth:`_start` started and that will not be read (waiting for its grounding)."""
+        if batch.control is not None:
+            if batch.pending is not None:
+                wait([batch.pending])
+            self._controls.give_back(batch.control, spare=False)
+            batch.control = None
+
     def _finish(self, batch: _Batch) -> list[list[ShownAtom | RawAtom | Derived]]:
         """Each encounter's shown atoms of a batch :meth:`_start` started (waiting for its grounding)."""
         try:
@@ -581,11 +589,8 @@ class Engine:
         finally:
             # a batch started and not read (the caller stopped early, or an error): its control freed
             for _, job in started:
-                if job is not None and job.control is not None:
-                    if job.pending is not None:
-                        wait([job.pending])
-                    self._controls.give_back(job.control, spare=False)
-                    job.control = None
+                if job is not None:
+                    self._discard(job)
 
 
 # Shown atoms already built: one encounter's by symbol value (a value names its

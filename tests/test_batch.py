@@ -167,3 +167,28 @@ def test_benchmark_naive_path_agrees_with_batch(engine: Engine, trace: bool) -> 
     sink = io.StringIO()
     run_batch(engine, io.BytesIO(jsonl(lines).encode()), sink, explain=trace, chunk=5)
     assert sink.getvalue().splitlines() == expected
+
+
+def test_one_process_pipelines_its_chunks_and_a_fault_costs_only_its_line(tmp_path: Path, monkeypatch) -> None:
+    """In one process a chunk is grounded while the one before is read back and written (docs/contract.md,
+    "cptkb batch"): the output is the chunks' evaluated one by one, a fault in a pipelined chunk costs only
+    its own line, and each chunk's control is freed once."""
+    from cptkb.reasoner.batch import run_batch
+
+    kb = planted(tmp_path, "codes.lp", 'kb_fault("planted fault", X) :- enc_diagnosis(X), X = "Z9999".')
+    engine = Engine(kb)
+    faulty = {**GOOD, "id": "f", "diagnoses": ["Z99.99"]}
+    items = [GOOD, faulty, GOOD, "{broken"] * 3
+    returned: list[object] = []
+    give_back = engine._controls.give_back
+    monkeypatch.setattr(engine._controls, "give_back", lambda ctl, spare=True: (returned.append(ctl), give_back(ctl, spare)))
+    out = io.StringIO()
+    stats = run_batch(engine, io.BytesIO(jsonl(items).encode()), out, chunk=4)
+    assert (stats.lines, stats.evaluated, stats.errors) == (12, 6, 6)
+    assert engine._grounder is not None  # the chunks were grounded in the engine's grounding thread
+    assert len(returned) == len({id(c) for c in returned}) == 3  # one batch control a chunk, each freed once
+    evaluator = ChunkEvaluator(engine)
+    lines = [line.encode() for line in jsonl(items).splitlines()]
+    assert out.getvalue() == "".join(evaluator.run(1 + i, lines[i : i + 4])[0] for i in range(0, 12, 4))
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r.get("line") for r in records] == [None, 2, None, 4, None, 6, None, 8, None, 10, None, 12]
