@@ -182,8 +182,14 @@ def test_one_process_pipelines_its_chunks_and_a_fault_costs_only_its_line(tmp_pa
     returned: list[object] = []
     give_back = engine._controls.give_back
     monkeypatch.setattr(engine._controls, "give_back", lambda ctl, spare=True: (returned.append(ctl), give_back(ctl, spare)))
+    calls: list[str] = []
+    for step in ("start", "finish"):
+        method = getattr(ChunkEvaluator, step)
+        monkeypatch.setattr(ChunkEvaluator, step, lambda self, *a, _m=method, _s=step, **k: (calls.append(_s), _m(self, *a, **k))[1])
     out = io.StringIO()
     stats = run_batch(engine, io.BytesIO(jsonl(items).encode()), out, chunk=4)
+    monkeypatch.undo()
+    assert calls == ["start", "start", "finish", "start", "finish", "finish"]  # a chunk started before the one before is read
     assert (stats.lines, stats.evaluated, stats.errors) == (12, 6, 6)
     assert engine._grounder is not None  # the chunks were grounded in the engine's grounding thread
     assert len(returned) == len({id(c) for c in returned}) == 3  # one batch control a chunk, each freed once
