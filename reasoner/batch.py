@@ -144,8 +144,7 @@ class ChunkEvaluator:
                 chunk.out.append(record)
                 chunk.errors += 1
         if len(chunk.valid) > 1:
-            job = self.engine._start([v[1] for v in chunk.valid], self.explain, background)
-            chunk.job = job
+            chunk.job = self.engine._start([v[1] for v in chunk.valid], self.explain, background)
         return chunk
 
     def finish(self, chunk: _Chunk) -> tuple[str, int, int, int]:

@@ -301,10 +301,15 @@ class Engine:
         return _Batch(encounters, ctl, self._grounder.submit(_answers, ctl))
 
     def _discard(self, batch: _Batch) -> None:
-        """Free a batch :meth:`_start` started and that will not be read (waiting for its grounding)."""
+        """Free the control of a batch :meth:`_start` started, once its grounding is over (a batch read
+        back, or one that will not be)."""
         if batch.control is not None:
             if batch.pending is not None:
                 wait([batch.pending])
+            # freed in the background, but no spare is made for a batch: a batch makes its control
+            # in about a millisecond itself, and a spare made while the batch's model is read or its
+            # results built would contend with them for the interpreter lock (each call into clingo
+            # would wait for it)
             self._controls.give_back(batch.control, spare=False)
             batch.control = None
 
@@ -312,15 +317,10 @@ class Engine:
         """Each encounter's shown atoms of a batch :meth:`_start` started (waiting for its grounding)."""
         try:
             answers = batch.answers if batch.pending is None else batch.pending.result()
-            # read before the control is handed back (see give_back below)
+            # read before the control is handed back (see _discard)
             per = self._batch_atoms(answers[0], len(batch.encounters), terms.AtomReader()) if len(answers) == 1 else []
         finally:
-            # freed in the background, but no spare is made for a batch: a batch makes its control
-            # in about a millisecond itself, and a spare made while the batch's model is read or its
-            # results built would contend with them for the interpreter lock (each call into clingo
-            # would wait for it)
-            self._controls.give_back(batch.control, spare=False)
-            batch.control = None
+            self._discard(batch)
         self._check_answers(batch.encounters, answers)
         self._check_faults(batch.encounters, per)
         return per

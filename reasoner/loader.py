@@ -316,7 +316,7 @@ def _binding_twins(name: str, rule: ast.AST, twins: list[ast.AST]) -> tuple[list
     The record twin ``_prov_p_1("id", p(X), (q(X,Y),), (), ()) :- body.`` becomes
     ``_prov_7b(X,Y) :- body.``, each member twin reads ``_prov_7b(X,Y)`` in place of the
     record, and ``p(X) :- _prov_7b(X,Y).`` projects the head. The record is a function of the
-    values, so the reasoner rebuilds it (Engine._bound_record): grounding builds and outputs
+    values, so the reasoner rebuilds it (Engine._batch_atoms): grounding builds and outputs
     short atoms instead of nested records, about a quarter less work with the trace.
     """
     record = twins[0]
