@@ -10,7 +10,7 @@ import weakref
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from collections.abc import Iterable, Iterator, Mapping
 
 import clingo
@@ -294,11 +294,11 @@ class Engine:
             keys |= enc.keys
         ctl = self._control(statements, self.program.keyed_keys(keys), facts, single=False)
         if not background:
-            return _Batch(encounters, ctl, None, _answers(ctl))
+            return _Batch(encounters, facts, ctl, None, _answers(ctl))
         if self._grounder is None:
             self._grounder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cptkb-ground")
             weakref.finalize(self, self._grounder.shutdown, wait=False)
-        return _Batch(encounters, ctl, self._grounder.submit(_answers, ctl))
+        return _Batch(encounters, facts, ctl, self._grounder.submit(_answers, ctl))
 
     def _discard(self, batch: _Batch) -> None:
         """Free the control of a batch :meth:`_start` started, once its grounding is over (a batch read
@@ -318,7 +318,7 @@ class Engine:
         try:
             answers = batch.answers if batch.pending is None else batch.pending.result()
             # read before the control is handed back (see _discard)
-            per = self._batch_atoms(answers[0], len(batch.encounters), terms.AtomReader()) if len(answers) == 1 else []
+            per = self._batch_atoms(answers[0], batch.facts, terms.AtomReader()) if len(answers) == 1 else []
         finally:
             self._discard(batch)
         self._check_answers(batch.encounters, answers)
@@ -332,10 +332,13 @@ class Engine:
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
 
     def _batch_atoms(
-        self, values: list[int], count: int, reader: terms.AtomReader
+        self, values: list[int], facts: list[list[tuple[str, tuple[Any, ...]]]], reader: terms.AtomReader
     ) -> list[list[ShownAtom | RawAtom | Derived]]:
-        """The shown atoms of a batch model (``values``), by encounter, without the encounter number;
-        each encounter's derivation records and aggregate members read into one :class:`Derived`."""
+        """The shown atoms of a batch model (``values``), by encounter (``facts``: each encounter's
+        input facts), without the encounter number; each encounter's derivation records and aggregate
+        members read into one :class:`Derived`. A record shared by the encounters with the same input
+        fact (loader._shared_twins) goes to each encounter that has the fact."""
+        count = len(facts)
         numbers = _encounter_numbers(count)
         by_parts = _SHOWN_BY_PARTS
         if len(by_parts) >= terms.TABLE_LIMIT:
@@ -347,11 +350,28 @@ class Engine:
         per: list[list[ShownAtom | RawAtom | Derived]] = [[] for _ in range(count)]
         found: list[list[tuple[str, Derivation]]] = [[] for _ in range(count)]
         members: dict[int, dict[tuple[str, int], list[int]]] = {}
+        # shared records by the input fact's name, then by the fact's argument values
+        shared: dict[str, dict[tuple[int, ...], list[tuple[str, Derivation]]]] = {}
         for name, args in reader.each(values):
-            k = numbers[args[0]]
             kind = kinds.get(name)
             if kind is None:
                 kind = kinds[name] = self._kind(name)
+            if kind.__class__ is _Shared:
+                key = (name, *args)
+                built = bound.get(key)
+                if built is None:
+                    built = bound[key] = derivation(_rebuilt(kind.rebuild, key[1 + kind.arity :]))
+                by_fact = shared.get(kind.fact)
+                if by_fact is None:
+                    by_fact = shared[kind.fact] = {}
+                fact = tuple(args[: kind.arity])
+                records = by_fact.get(fact)
+                if records is None:
+                    by_fact[fact] = [built]
+                else:
+                    records.append(built)
+                continue
+            k = numbers[args[0]]
             args[0] = name  # the atom without its encounter number: (name, arguments...)
             if kind is _SHOWN:
                 key = tuple(args)
@@ -378,15 +398,24 @@ class Engine:
                 if built is None:
                     built = bound[key] = derivation(_rebuilt(kind, key[1:]))
                 found[k].append(built)
+        if shared:
+            for k, fs in enumerate(facts):
+                for name, args in fs:
+                    by_fact = shared.get(name)
+                    if by_fact is not None:
+                        records = by_fact.get(tuple([a._rep for a in args]))
+                        if records is not None:
+                            found[k].extend(records)
         for k, records in enumerate(found):
             if records or k in members:
                 per[k].append(Derived("derivations", records, members.get(k, {})))
         return per
 
-    def _kind(self, name: str) -> str | tuple[tuple[str, ...], tuple[Pattern, ...]]:
+    def _kind(self, name: str) -> str | tuple[tuple[str, ...], tuple[Pattern, ...]] | _Shared:
         """What a predicate of a batch model holds: a shown atom, a derivation record, an aggregate
         member, or the values of a marked rule's variables (then the variables and the patterns of
-        the record's arguments, from its twin for an encounter alone)."""
+        the record's arguments, from its twin for an encounter alone; for a record shared by the
+        encounters with the same input fact, with that fact's name and arity too)."""
         if name == "prov_member":
             return _MEMBER
         if not is_prov_name(name):
@@ -396,7 +425,8 @@ class Engine:
                 twins: list[ast.AST] = []
                 ast.parse_string(self.program.named.get(rule.single_twins, rule.single_twins), twins.append)
                 record = next(t for t in twins if t.ast_type == ast.ASTType.Rule)
-                return rule.record[1], tuple(_pattern(a) for a in record.head.atom.symbol.arguments)
+                rebuild = rule.record[1], tuple(_pattern(a) for a in record.head.atom.symbol.arguments)
+                return rebuild if rule.shared is None else _Shared(rule.shared[0], rule.shared[1], rebuild)
         return _RECORD
 
     @staticmethod
@@ -606,6 +636,7 @@ class _Batch:
     (each a list of shown symbol values), or the grounding that will give them."""
 
     encounters: list[Encounter]
+    facts: list[list[tuple[str, tuple[Any, ...]]]]  # each encounter's input facts, as added to the control
     control: clingo.Control | None
     pending: Future[list[list[int]]] | None
     answers: list[list[int]] = field(default_factory=list)
@@ -625,6 +656,16 @@ def _answers(ctl: clingo.Control) -> list[list[int]]:
 
 
 _SHOWN, _RECORD, _MEMBER = "shown", "record", "member"
+
+
+class _Shared(NamedTuple):
+    """A batch's records of a marked rule shared by the encounters with the same input fact
+    (loader._shared_twins): the fact's name and arity (its arguments come first in a record), and
+    the variables and patterns the record is rebuilt from."""
+
+    fact: str
+    arity: int
+    rebuild: tuple[tuple[str, ...], tuple[Pattern, ...]]
 # derivations rebuilt from the values of a marked rule's variables, kept (see Engine._batch_atoms)
 _BOUND_LIMIT = 50_000
 

@@ -334,6 +334,75 @@ def _binding_twins(name: str, rule: ast.AST, twins: list[ast.AST]) -> tuple[list
     return rules, slots
 
 
+def shared_name(number: int) -> str:
+    """The predicate of a batch's shared records of the ``number``-th marked rule (see
+    :func:`_shared_twins`); the predicate of their keys ends in ``k`` instead."""
+    return f"{PROV_PREFIX}{number}s"
+
+
+def _shared_twins(
+    name: str, rule: ast.AST, twins: list[ast.AST], dynamic: set[Signature]
+) -> tuple[list[tuple[ast.AST, bool]], tuple[str, ...], Signature] | None:
+    """The twins of a marked rule for a batch, recording each derivation once for every encounter
+    that has the same input fact, when the rule depends on the encounter through that one fact: the
+    twins (each with whether it carries the encounter number), the variables in the order recorded
+    and the input fact's signature; None for any other rule.
+
+    ``in_force(C) :- cpt_code(C,F,T); enc_date(D); F <= D; D <= T.`` becomes::
+
+        _prov_0k(D) :- enc_date(K__enc,D).
+        _prov_0s(D,C,D,F,T) :- _prov_0k(D); cpt_code(C,F,T); F <= D; D <= T.
+        in_force(K__enc,C) :- enc_date(K__enc,D); _prov_0s(D,C,D,F,T).
+
+    A record holds the input fact's arguments and the values of the rule's variables; it is made
+    once per distinct date in the batch, not once per encounter, and the reasoner gives it to each
+    encounter whose facts include ``enc_date(D)`` (Engine._batch_atoms). Only a rule whose other
+    literals read reference data (and compare) qualifies, and only when those literals bind a
+    variable the fact does not (else each fact has one record, and there is nothing to share).
+    """
+    if len(twins) != 1:  # aggregate members are read per encounter
+        return None
+    record = twins[0]
+    if not supported_term(record.head.atom.symbol):
+        return None
+    body = list(record.body)
+    inputs = []
+    for i, lit in enumerate(body):
+        kind = lit.atom.ast_type
+        if kind == ast.ASTType.SymbolicAtom:
+            if _signature(lit.atom.symbol) in dynamic:
+                inputs.append(i)
+        elif kind != ast.ASTType.Comparison:
+            return None
+    if len(inputs) != 1:
+        return None
+    fact = body[inputs[0]]
+    sig = _signature(fact.atom.symbol)
+    if fact.sign != ast.Sign.NoSign or sig is None or not _is_input(sig):
+        return None
+    slots = tuple(sorted(_variables(record.head)))
+    if not set(slots) - _variables(fact):
+        return None
+    loc = record.location
+    keys = list(fact.atom.symbol.arguments) if fact.atom.symbol.ast_type == ast.ASTType.Function else []
+
+    def atom(predicate: str, arguments: list[ast.AST]) -> ast.AST:
+        return ast.Literal(loc, ast.Sign.NoSign, ast.SymbolicAtom(ast.Function(loc, predicate, arguments, 0)))
+
+    key = atom(name[:-1] + "k", keys)
+    shared = atom(name, [*keys, *(ast.Variable(loc, v) for v in slots)])
+    rest = body[: inputs[0]] + body[inputs[0] + 1 :]
+    return (
+        [
+            (ast.Rule(loc, key, [fact]), True),
+            (ast.Rule(loc, shared, [key, *rest]), False),
+            (ast.Rule(loc, rule.head, [fact, shared]), True),
+        ],
+        slots,
+        sig,
+    )
+
+
 ENCOUNTER_VAR = "K__enc"
 ENCOUNTER = "_encounter"
 INPUT_PREFIX = "enc_"
@@ -443,6 +512,9 @@ class EncounterRule:
     # their record predicate and the variables in the order recorded; None when its batch
     # twins record the derivation itself (or it is not marked).
     record: tuple[str, tuple[str, ...]] | None = None
+    # A marked rule whose batch records are shared by the encounters with the same input fact
+    # (_shared_twins): that fact's signature (its arguments come first in each record).
+    shared: Signature | None = None
 
 
 @dataclass(frozen=True)
@@ -682,16 +754,21 @@ class LoadedProgram:
         # with the atom-undefined message off: a subset of the rules is
         # grounded, so atoms no chosen rule defines are expected.)
         defined: set[Signature] = set()
+        records: list[str] = []
         for i, rule in enumerate(self.rules):
             if chosen[i]:
                 defined.update(rule.head)
                 if trace and rule.record is not None and not single:
-                    defined.add((rule.record[0], len(rule.record[1])))
+                    # a record of the values of the variables: after the encounter number, or
+                    # after the arguments of the input fact it is shared by
+                    name, slots = rule.record
+                    records.append(f"#show {name}/{len(slots) + (1 if rule.shared is None else rule.shared[1])}.")
                     defined.update(sig for sig in rule.twin_heads if sig[0] == "prov_member")
                 elif trace:
                     defined.update(rule.twin_heads)
         extra = 0 if single else 1
         parts.extend(f"#show {n}/{a + extra}." for n, a in self.shown if (n, a) in defined)
+        parts.extend(records)
         # With the trace a marked rule is replaced by its twins: the record
         # of each derivation, and the head projected from the records (one
         # rule per head predicate; a batch's twins that record the values of
@@ -896,12 +973,18 @@ def _split(collector: _Provenance) -> LoadedProgram:
         for heads, _ in pairs:
             dynamic.update(heads)
     # a batch's twins of each marked rule, recording the values of the variables (by statement index)
-    bindings: dict[int, tuple[str, list[ast.AST], tuple[str, ...]]] = {}
+    # (each twin with whether it carries the encounter number; see _shared_twins)
+    bindings: dict[int, tuple[str, list[tuple[ast.AST, bool]], tuple[str, ...], Signature | None]] = {}
     for i, tw in sorted(collector.twins.items()):
-        name = record_name(len(bindings))
+        number = len(bindings)
+        shared = _shared_twins(shared_name(number), collector.statements[i], tw, dynamic)
+        if shared is not None:
+            bindings[i] = (shared_name(number), *shared)
+            continue
+        name = record_name(number)
         made = _binding_twins(name, collector.statements[i], tw)
         if made is not None:
-            bindings[i] = (name, *made)
+            bindings[i] = (name, [(r, True) for r in made[0]], made[1], None)
             dynamic.add((name, len(made[1])))
     add_k = _AddEncounter(dynamic)
 
@@ -963,12 +1046,15 @@ def _split(collector: _Provenance) -> LoadedProgram:
                 grounded.extend(collector.twins.get(index, []))
                 binding = bindings.get(index)
                 if binding is not None:
-                    grounded.extend(binding[1])
-                    shown.append((binding[0], len(binding[2])))
+                    grounded.extend(r for r, _ in binding[1])
                 encounter_rules.append(
                     EncounterRule(
                         with_k(stm),
-                        "\n".join(with_k(tw) for tw in (binding[1] if binding else collector.twins.get(index, []))),
+                        "\n".join(
+                            (with_k(tw) if numbered else str(tw) for tw, numbered in binding[1])
+                            if binding
+                            else (with_k(tw) for tw in collector.twins.get(index, []))
+                        ),
                         tuple(h for h in d.heads if h in dynamic),
                         tuple(sorted(reads)),
                         tuple(sorted(uses)),
@@ -981,6 +1067,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
                         check=evaluable and not collector.twins.get(index) and is_check(stm),
                         portable=portable_rule(stm) if evaluable else None,
                         record=(binding[0], binding[2]) if binding else None,
+                        shared=binding[3] if binding else None,
                     )
                 )
             elif any(h in used for h in d.heads):

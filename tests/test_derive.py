@@ -14,7 +14,7 @@ from pathlib import Path
 
 import clingo
 
-from cptkb.reasoner import derive, messages
+from cptkb.reasoner import derive, messages, terms
 from cptkb.reasoner.engine import Engine
 from cptkb.reasoner.result import build_result
 
@@ -183,6 +183,49 @@ def test_a_batch_records_the_values_of_each_marked_rules_variables(engine: Engin
         "limb_muscle(left_upper,first_dorsal_interosseous)",
     ]
     assert result.derivations == engine.evaluate(encounter, trace=True).derivations
+
+
+def test_a_batch_shares_the_records_of_a_rule_that_depends_on_one_input_fact(engine: Engine) -> None:
+    """loader._shared_twins: catalog.in_force depends on the encounter only through its date, so a
+    batch records each of its derivations once per distinct date, not once per encounter, and the
+    reasoner gives the records to each encounter of that date. Source: kb/rules/common.lp (a code is
+    in force from its first to its last date, kb/data/catalog.lp: 95900 only in 2012)."""
+    (rule,) = [r for r in engine.program.rules if r.single.startswith("in_force(")]
+    name, slots = rule.record
+    assert (name, slots, rule.shared) == ("_prov_0s", ("C", "D", "F", "T"), ("enc_date", 1))
+    assert rule.twins.split("\n") == [
+        "_prov_0k(D) :- enc_date(K__enc,D).",
+        "_prov_0s(D,C,D,F,T) :- _prov_0k(D); cpt_code(C,F,T); F <= D; D <= T.",
+        "in_force(K__enc,C) :- enc_date(K__enc,D); _prov_0s(D,C,D,F,T).",
+    ]
+    batch = engine.program.select(frozenset(engine.program.dynamic), True, text=True)
+    assert "#show _prov_0s/5." in batch and "_prov_0k/" not in batch
+    # a rule whose one input fact binds all its variables, or one with a negated encounter literal, is not shared
+    (facility,) = [r for r in engine.program.rules if r.single.startswith("facility_setting :- enc_pos(")]
+    (region,) = [r for r in engine.program.rules if r.single.startswith("emg_region(I,G) :- enc_emg(")]
+    assert facility.shared is None and region.shared is None and facility.record and region.record
+    muscles = [{"muscle": m, "side": "left"} for m in ("APB", "FDI", "EDC")]
+    encounters = [
+        {"id": "a", "date_of_service": "2012-06-01", "needle_emg": muscles},
+        {"id": "b", "date_of_service": "2024-05-01", "needle_emg": muscles},
+        {"id": "c", "date_of_service": "2012-06-01", "needle_emg": muscles[:2]},
+    ]
+    started = engine._start([engine.validate(e) for e in encounters], True, background=False)
+    try:
+        (values,) = started.answers
+        records = [tuple(args) for n, args in terms.AtomReader().each(values) if n == name]
+    finally:
+        engine._discard(started)
+    dates = sorted({clingo.Symbol(args[0]).number for args in records})  # type: ignore[call-arg]
+    assert dates == [20120601, 20240501]
+    in_2012 = {r for r in records if clingo.Symbol(r[0]).number == 20120601}  # type: ignore[call-arg]
+    assert len(records) == len(set(records)) and len(in_2012) > 20  # one record per date and code
+    results = list(engine.evaluate_many(encounters, trace=True))
+    forced = [{str(d.head) for d in r.derivations if d.rule == "catalog.in_force"} for r in results]
+    assert len(forced[0]) == len(in_2012) and forced[0] == forced[2]
+    assert 'in_force("95900")' in forced[0] and 'in_force("95900")' not in forced[1]
+    for encounter, result in zip(encounters, results):
+        assert result.derivations == engine.evaluate(encounter, trace=True).derivations, encounter["id"]
 
 
 def test_a_record_with_arithmetic_is_recorded_in_full_in_a_batch(tmp_path: Path) -> None:
