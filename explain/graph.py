@@ -27,75 +27,79 @@ from cptkb.reasoner.result import Result
 from cptkb.reasoner.vocab import Vocabulary
 
 
-def _atom_key(sym: clingo.Symbol, derived: set[clingo.Symbol]) -> tuple[str, str]:
-    if sym in derived:
-        return f"atom:{sym}", "conclusion"
-    if sym.type == clingo.SymbolType.Function and sym.name.startswith("enc_"):
-        return f"fact:{sym}", "fact"
-    return f"data:{sym}", "data"
-
-
 def build_graph(result: Result, vocab: Vocabulary, all_derivations: bool = False) -> nx.DiGraph:
     """The trace graph of ``result`` (which must come from an evaluation with ``trace=True``).
 
     By default each conclusion keeps one derivation (the first by rule id and
     premises); ``all_derivations`` keeps every way it was derived.
     """
-    graph = nx.DiGraph()
+    # Nodes and edges are gathered first, in the order they are met, and handed to networkx at
+    # once (a node met again keeps its place; an edge met again takes its last role).
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: dict[tuple[str, str], str] = {}
     derived = {d.head for d in result.derivations}
     for fact in result.input_facts:
-        graph.add_node(f"fact:{fact}", kind="fact", atom=str(fact))
+        text = str(fact)
+        nodes[f"fact:{text}"] = {"kind": "fact", "atom": text}
     ordered = sorted(result.derivations, key=lambda d: (str(d.head), d.rule, [str(f) for f in d.facts]))
     if not all_derivations:
         first: dict[clingo.Symbol, object] = {}
         for d in ordered:
             first.setdefault(d.head, d)
         ordered = [d for d in ordered if first[d.head] is d]
+
+    def atom_node(prefix: str, kind: str, atom: clingo.Symbol) -> str:
+        text = str(atom)
+        key = prefix + text
+        if key not in nodes:
+            nodes[key] = {"kind": kind, "atom": text}
+        return key
+
     for d in ordered:
         premises = ";".join(str(f) for f in d.facts)
         absent = ";".join(str(a) for a in d.absent)
         app = f"rule:{d.rule}|{d.head}|{premises}|{absent}"
         src = vocab.rules.get(d.rule)
-        graph.add_node(
-            app,
-            kind="rule",
-            rule=d.rule,
-            document=src.document if src else "",
-            section=src.section if src else "",
-            edition=src.edition if src else "",
-            evidence=src.evidence if src else "",
-            comparisons=[f"{a} {op} {b}" for a, op, b in d.comparisons],
-        )
-        head_key = f"atom:{d.head}"
-        graph.add_node(head_key, kind="conclusion", atom=str(d.head))
-        graph.add_edge(app, head_key, role="concludes")
-        for premise in d.facts:
-            key, kind = _atom_key(premise, derived)
-            graph.add_node(key, kind=kind, atom=str(premise))
-            graph.add_edge(key, app, role="premise")
-        for member in d.members:
-            key, kind = _atom_key(member, derived)
-            graph.add_node(key, kind=kind, atom=str(member))
-            graph.add_edge(key, app, role="counted")
+        nodes[app] = {
+            "kind": "rule",
+            "rule": d.rule,
+            "document": src.document if src else "",
+            "section": src.section if src else "",
+            "edition": src.edition if src else "",
+            "evidence": src.evidence if src else "",
+            "comparisons": [f"{a} {op} {b}" for a, op, b in d.comparisons],
+        }
+        edges[(app, atom_node("atom:", "conclusion", d.head))] = "concludes"
+        for role, atoms in (("premise", d.facts), ("counted", d.members)):
+            for atom in atoms:
+                if atom in derived:
+                    key = atom_node("atom:", "conclusion", atom)
+                elif atom.type == clingo.SymbolType.Function and atom.name.startswith("enc_"):
+                    key = atom_node("fact:", "fact", atom)
+                else:
+                    key = atom_node("data:", "data", atom)
+                edges[(key, app)] = role
         for atom in d.absent:
-            key = f"absent:{atom}"
-            graph.add_node(key, kind="absence", atom=str(atom))
-            graph.add_edge(key, app, role="absent")
+            edges[(atom_node("absent:", "absence", atom), app)] = "absent"
     for line in result.codes:
         key = f"code:{line.code}"
-        graph.add_node(key, kind="code", code=line.code, units=line.units, modifiers=list(line.modifiers))
-        atom = clingo.Function("code", [clingo.String(line.code), clingo.Number(line.units)])
-        if f"atom:{atom}" in graph:
-            graph.add_edge(f"atom:{atom}", key, role="output")
+        nodes[key] = {"kind": "code", "code": line.code, "units": line.units, "modifiers": list(line.modifiers)}
+        atom = f'atom:code("{line.code}",{line.units})'
+        if atom in nodes:
+            edges[(atom, key)] = "output"
         for mod in line.modifiers:
-            matom = clingo.Function("code_modifier", [clingo.String(line.code), clingo.String(mod)])
-            if f"atom:{matom}" in graph:
-                graph.add_edge(f"atom:{matom}", key, role="modifier")
+            matom = f'atom:code_modifier("{line.code}","{mod}")'
+            if matom in nodes:
+                edges[(matom, key)] = "modifier"
     for i, finding in enumerate(result.findings):
         key = f"finding:{finding.rule}:{i}"
-        graph.add_node(key, kind="finding", rule=finding.rule, severity=finding.severity, message=finding.message)
-        if f"atom:{finding.atom}" in graph:
-            graph.add_edge(f"atom:{finding.atom}", key, role="output")
+        nodes[key] = {"kind": "finding", "rule": finding.rule, "severity": finding.severity, "message": finding.message}
+        atom = f"atom:{finding.atom}"
+        if atom in nodes:
+            edges[(atom, key)] = "output"
+    graph = nx.DiGraph()
+    graph.add_nodes_from(nodes.items())
+    graph.add_edges_from((u, v, {"role": role}) for (u, v), role in edges.items())
     return graph
 
 
