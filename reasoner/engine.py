@@ -400,12 +400,11 @@ class Engine:
                 found[k].append(built)
         if shared:
             for k, fs in enumerate(facts):
-                for name, args in fs:
-                    by_fact = shared.get(name)
-                    if by_fact is not None:
-                        records = by_fact.get(tuple([a._rep for a in args]))
-                        if records is not None:
-                            found[k].extend(records)
+                given = {(name, tuple([a._rep for a in args])) for name, args in fs if name in shared}
+                for name, fact in given:  # each fact once, as clingo holds it once
+                    records = shared[name].get(fact)
+                    if records is not None:
+                        found[k].extend(records)
         for k, records in enumerate(found):
             if records or k in members:
                 per[k].append(Derived("derivations", records, members.get(k, {})))

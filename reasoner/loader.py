@@ -385,6 +385,8 @@ def _shared_twins(
         return None
     loc = record.location
     keys = list(fact.atom.symbol.arguments) if fact.atom.symbol.ast_type == ast.ASTType.Function else []
+    if any(k.ast_type not in (ast.ASTType.Variable, ast.ASTType.SymbolicTerm) for k in keys):
+        return None  # the fact's arguments are matched as written: variables and constants only
 
     def atom(predicate: str, arguments: list[ast.AST]) -> ast.AST:
         return ast.Literal(loc, ast.Sign.NoSign, ast.SymbolicAtom(ast.Function(loc, predicate, arguments, 0)))

@@ -209,6 +209,9 @@ def test_a_batch_shares_the_records_of_a_rule_that_depends_on_one_input_fact(eng
         {"id": "a", "date_of_service": "2012-06-01", "needle_emg": muscles},
         {"id": "b", "date_of_service": "2024-05-01", "needle_emg": muscles},
         {"id": "c", "date_of_service": "2012-06-01", "needle_emg": muscles[:2]},
+        # a diagnosis given twice gives its input facts twice; necessity.max_studies is shared
+        # through enc_diagnosis_part, and its records are given to the encounter once
+        {"id": "d", "date_of_service": "2024-05-01", "diagnoses": ["G56.01", "G56.01"], "needle_emg": muscles},
     ]
     started = engine._start([engine.validate(e) for e in encounters], True, background=False)
     try:
@@ -224,6 +227,7 @@ def test_a_batch_shares_the_records_of_a_rule_that_depends_on_one_input_fact(eng
     forced = [{str(d.head) for d in r.derivations if d.rule == "catalog.in_force"} for r in results]
     assert len(forced[0]) == len(in_2012) and forced[0] == forced[2]
     assert 'in_force("95900")' in forced[0] and 'in_force("95900")' not in forced[1]
+    assert [d.rule for d in results[3].derivations].count("necessity.max_studies") > 1
     for encounter, result in zip(encounters, results):
         assert result.derivations == engine.evaluate(encounter, trace=True).derivations, encounter["id"]
 
