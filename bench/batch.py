@@ -107,7 +107,7 @@ def naive(engine: Engine, lines: list[str], trace: bool) -> tuple[float, list[st
         ctl.ground([("base", [])])
         with ctl.solve(yield_=True) as handle:
             (values,) = [terms.shown_values(m) for m in handle]
-        (atoms,) = engine._batch_atoms(values, [enc.facts], terms.AtomReader())
+        (atoms,) = engine._batch_atoms(values, [enc.facts])
         result = build_result(enc, atoms, engine.vocab)
         data = result.to_dict()
         if trace:

@@ -15,11 +15,12 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import clingo
 from clingo import ast
+from clingo._internal import _ffi, _handle_error, _lib
 
 from . import bottomup, cache, derive, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .messages import Pattern, _build, _pattern
-from .loader import ENCOUNTER, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
+from .loader import ENCOUNTER, MEMBER_TAG, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
 from .result import Derivation, Derived, RawAtom, Result, ShownAtom, build_result, derivation
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
@@ -92,6 +93,7 @@ class Engine:
         # rebuilt from the values of marked rules' variables
         self._kinds: dict[str, str | tuple[tuple[str, ...], tuple[Pattern, ...]]] = {}
         self._bound: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
+        self._tags: dict[int, Any] | None = None  # see _tag_kinds
         # the thread that grounds batches while evaluate_many reads the one before (made when first needed)
         self._grounder: ThreadPoolExecutor | None = None
         self.bottom_up = bottom_up
@@ -318,7 +320,7 @@ class Engine:
         try:
             answers = batch.answers if batch.pending is None else batch.pending.result()
             # read before the control is handed back (see _discard)
-            per = self._batch_atoms(answers[0], batch.facts, terms.AtomReader()) if len(answers) == 1 else []
+            per = self._batch_atoms(answers[0], batch.facts) if len(answers) == 1 else []
         finally:
             self._discard(batch)
         self._check_answers(batch.encounters, answers)
@@ -332,7 +334,7 @@ class Engine:
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
 
     def _batch_atoms(
-        self, values: list[int], facts: list[list[tuple[str, tuple[Any, ...]]]], reader: terms.AtomReader
+        self, values: list[int], facts: list[list[tuple[str, tuple[Any, ...]]]]
     ) -> list[list[ShownAtom | RawAtom | Derived]]:
         """The shown atoms of a batch model (``values``), by encounter (``facts``: each encounter's
         input facts), without the encounter number; each encounter's derivation records and aggregate
@@ -347,15 +349,49 @@ class Engine:
         if len(bound) >= _BOUND_LIMIT:
             bound.clear()
         kinds = self._kinds
+        tags = self._tags
+        if tags is None:
+            tags = self._tags = self._tag_kinds()
         per: list[list[ShownAtom | RawAtom | Derived]] = [[] for _ in range(count)]
         found: list[list[tuple[str, Derivation]]] = [[] for _ in range(count)]
         members: dict[int, dict[tuple[str, int], list[int]]] = {}
         # shared records by the input fact's name, then by the fact's argument values
         shared: dict[str, dict[tuple[int, ...], list[tuple[str, Derivation]]]] = {}
-        for name, args in reader.each(values):
-            kind = kinds.get(name)
-            if kind is None:
-                kind = kinds[name] = self._kind(name)
+        # A record or member ends with its tag (loader.MEMBER_TAG, loader._binding_twins): its
+        # arguments tell what it is, one call into clingo; any other atom is known by its name.
+        # (The loop calls clingo's C functions itself, as reasoner/terms.py does: a call through
+        # a method or a generator per atom costs a tenth more.) A name's address names it for good.
+        p_address = _ffi.new("uintptr_t*")
+        p_name = _ffi.cast("char**", p_address)
+        p_args = _ffi.new("clingo_symbol_t**")
+        p_size = _ffi.new("size_t*")
+        name_of, arguments_of, unpack = _lib.clingo_symbol_name, _lib.clingo_symbol_arguments, _ffi.unpack
+        names = terms.NAMES_AT
+        for rep in values:
+            if not arguments_of(rep, p_args, p_size):
+                _handle_error(False)
+            args = unpack(p_args[0], p_size[0])
+            kind = tags.get(args[-1]) if args else None
+            if kind is not None:
+                name = args.pop()
+                if kind.__class__ is tuple:  # the values of a marked rule's variables
+                    k = numbers[args[0]]
+                    args[0] = name
+                    key = tuple(args)
+                    built = bound.get(key)
+                    if built is None:
+                        built = bound[key] = derivation(_rebuilt(kind, key[1:]))
+                    found[k].append(built)
+                    continue
+            else:
+                if not name_of(rep, p_name):
+                    _handle_error(False)
+                name = names.get(p_address[0])
+                if name is None:
+                    name = names[p_address[0]] = _ffi.string(p_name[0]).decode()
+                kind = kinds.get(name)
+                if kind is None:
+                    kind = kinds[name] = self._kind(name)
             if kind.__class__ is _Shared:
                 key = (name, *args)
                 built = bound.get(key)
@@ -409,6 +445,15 @@ class Engine:
             if records or k in members:
                 per[k].append(Derived("derivations", records, members.get(k, {})))
         return per
+
+    def _tag_kinds(self) -> dict[int, Any]:
+        """What each tag a batch's records and members end with says the atom holds (see _kind), by
+        the tag's symbol value: a record's tag is its predicate's name (loader._binding_twins)."""
+        tags: dict[int, Any] = {clingo.Function(MEMBER_TAG)._rep: _MEMBER}
+        for rule in self.program.rules:
+            if rule.record is not None:
+                tags[clingo.Function(rule.record[0])._rep] = self._kind(rule.record[0])
+        return tags
 
     def _kind(self, name: str) -> str | tuple[tuple[str, ...], tuple[Pattern, ...]] | _Shared:
         """What a predicate of a batch model holds: a shown atom, a derivation record, an aggregate

@@ -167,6 +167,34 @@ def _variables(node: ast.AST) -> set[str]:
     return found
 
 
+def _reserved_name(stm: ast.AST) -> str | None:
+    """A predicate or constant name of a statement that begins with PROV_PREFIX (the trace's own
+    predicates, and the tags that end a batch's records: a knowledge base may not use them)."""
+    if stm.ast_type == ast.ASTType.ShowSignature:
+        return stm.name if stm.name.startswith(PROV_PREFIX) else None
+    found: list[str] = []
+
+    def symbol(sym: clingo.Symbol) -> None:
+        if sym.type == clingo.SymbolType.Function:
+            if sym.name.startswith(PROV_PREFIX):
+                found.append(sym.name)
+            for arg in sym.arguments:
+                symbol(arg)
+
+    class _Names(ast.Transformer):
+        def visit_Function(self, fn: ast.AST) -> ast.AST:  # noqa: N802 (clingo visitor name)
+            if fn.name.startswith(PROV_PREFIX):
+                found.append(fn.name)
+            return fn.update(**self.visit_children(fn))
+
+        def visit_SymbolicTerm(self, term: ast.AST) -> ast.AST:  # noqa: N802 (clingo visitor name)
+            symbol(term.symbol)
+            return term
+
+    _Names()(stm)
+    return found[0] if found else None
+
+
 class _Provenance:
     """Collects the transformed statements of the knowledge base."""
 
@@ -179,6 +207,12 @@ class _Provenance:
     def add(self, stm: ast.AST) -> None:
         if stm.ast_type == ast.ASTType.Comment:
             return
+        reserved = _reserved_name(stm)
+        if reserved is not None:
+            file, line = _loc(stm)
+            raise KnowledgeBaseError(
+                f"{file}:{line}: the name {reserved} begins with {PROV_PREFIX}, which is reserved for the trace's own atoms"
+            )
         if stm.ast_type != ast.ASTType.Rule:
             self.statements.append(stm)
             return
@@ -308,16 +342,28 @@ def record_name(number: int) -> str:
     return f"{PROV_PREFIX}{number}b"
 
 
+# The last argument of each batch record and each of its aggregate members: a constant naming what
+# the atom is (the record's own predicate; MEMBER_TAG), so that the reasoner tells it from its
+# arguments alone, without asking clingo for the atom's name (Engine._batch_atoms).
+MEMBER_TAG = f"{PROV_PREFIX}member"
+
+
+def _tag(location: ast.Location, name: str) -> ast.AST:
+    return ast.SymbolicTerm(location, clingo.Function(name))
+
+
 def _binding_twins(name: str, rule: ast.AST, twins: list[ast.AST]) -> tuple[list[ast.AST], tuple[str, ...]] | None:
     """The twins of a marked rule for a batch, recording the values of the variables instead of
     the record itself, and the variables in the order recorded; None when the record holds a term
     the reasoner cannot build from those values (arithmetic, for instance).
 
     The record twin ``_prov_p_1("id", p(X), (q(X,Y),), (), ()) :- body.`` becomes
-    ``_prov_7b(X,Y) :- body.``, each member twin reads ``_prov_7b(X,Y)`` in place of the
-    record, and ``p(X) :- _prov_7b(X,Y).`` projects the head. The record is a function of the
+    ``_prov_7b(X,Y,_prov_7b) :- body.``, each member twin reads ``_prov_7b(X,Y,_prov_7b)`` in
+    place of the record (and ends its member with the constant ``_prov_member``), and
+    ``p(X) :- _prov_7b(X,Y,_prov_7b).`` projects the head. The record is a function of the
     values, so the reasoner rebuilds it (Engine._batch_atoms): grounding builds and outputs
-    short atoms instead of nested records, about a quarter less work with the trace.
+    short atoms instead of nested records, about a quarter less work with the trace. The last
+    argument (MEMBER_TAG and the record's own name) tells the reasoner what the atom is.
     """
     record = twins[0]
     term = record.head.atom.symbol
@@ -326,10 +372,15 @@ def _binding_twins(name: str, rule: ast.AST, twins: list[ast.AST]) -> tuple[list
     slots = tuple(sorted(_variables(record.head)))
     loc = record.location
     bound = ast.Literal(
-        loc, ast.Sign.NoSign, ast.SymbolicAtom(ast.Function(loc, name, [ast.Variable(loc, v) for v in slots], 0))
+        loc,
+        ast.Sign.NoSign,
+        ast.SymbolicAtom(ast.Function(loc, name, [*(ast.Variable(loc, v) for v in slots), _tag(loc, name)], 0)),
     )
     rules = [ast.Rule(loc, bound, record.body)]
-    rules += [ast.Rule(loc, member.head, [bound, *member.body[1:]]) for member in twins[1:]]
+    for member in twins[1:]:
+        head = member.head.atom.symbol
+        tagged = ast.Function(loc, head.name, [*head.arguments, _tag(loc, MEMBER_TAG)], 0)
+        rules.append(ast.Rule(loc, ast.Literal(loc, ast.Sign.NoSign, ast.SymbolicAtom(tagged)), [bound, *member.body[1:]]))
     rules.append(ast.Rule(loc, rule.head, [bound]))
     return rules, slots
 
@@ -351,10 +402,11 @@ def _shared_twins(
     ``in_force(C) :- cpt_code(C,F,T); enc_date(D); F <= D; D <= T.`` becomes::
 
         _prov_0k(D) :- enc_date(K__enc,D).
-        _prov_0s(D,C,D,F,T) :- _prov_0k(D); cpt_code(C,F,T); F <= D; D <= T.
-        in_force(K__enc,C) :- enc_date(K__enc,D); _prov_0s(D,C,D,F,T).
+        _prov_0s(D,C,D,F,T,_prov_0s) :- _prov_0k(D); cpt_code(C,F,T); F <= D; D <= T.
+        in_force(K__enc,C) :- enc_date(K__enc,D); _prov_0s(D,C,D,F,T,_prov_0s).
 
-    A record holds the input fact's arguments and the values of the rule's variables; it is made
+    A record holds the input fact's arguments, the values of the rule's variables and its own name
+    (as a binding twin's record does, see :func:`_binding_twins`); it is made
     once per distinct date in the batch, not once per encounter, and the reasoner gives it to each
     encounter whose facts include ``enc_date(D)`` (Engine._batch_atoms). Only a rule whose other
     literals read reference data (and compare) qualifies, and only when those literals bind a
@@ -392,7 +444,7 @@ def _shared_twins(
         return ast.Literal(loc, ast.Sign.NoSign, ast.SymbolicAtom(ast.Function(loc, predicate, arguments, 0)))
 
     key = atom(name[:-1] + "k", keys)
-    shared = atom(name, [*keys, *(ast.Variable(loc, v) for v in slots)])
+    shared = atom(name, [*keys, *(ast.Variable(loc, v) for v in slots), _tag(loc, name)])
     rest = body[: inputs[0]] + body[inputs[0] + 1 :]
     return (
         [
@@ -763,9 +815,13 @@ class LoadedProgram:
                 if trace and rule.record is not None and not single:
                     # a record of the values of the variables: after the encounter number, or
                     # after the arguments of the input fact it is shared by
+                    # (and the record's name last)
                     name, slots = rule.record
-                    records.append(f"#show {name}/{len(slots) + (1 if rule.shared is None else rule.shared[1])}.")
-                    defined.update(sig for sig in rule.twin_heads if sig[0] == "prov_member")
+                    records.append(f"#show {name}/{len(slots) + 1 + (1 if rule.shared is None else rule.shared[1])}.")
+                    if any(sig[0] == "prov_member" for sig in rule.twin_heads):
+                        members = f"#show prov_member/{1 + 3 + 1}."  # K, rule, head, member, tag
+                        if members not in records:
+                            records.append(members)
                 elif trace:
                     defined.update(rule.twin_heads)
         extra = 0 if single else 1
@@ -987,7 +1043,9 @@ def _split(collector: _Provenance) -> LoadedProgram:
         made = _binding_twins(name, collector.statements[i], tw)
         if made is not None:
             bindings[i] = (name, [(r, True) for r in made[0]], made[1], None)
-            dynamic.add((name, len(made[1])))
+            dynamic.add((name, len(made[1]) + 1))
+            if len(tw) > 1:
+                dynamic.add(("prov_member", 4))  # a member with its tag
     add_k = _AddEncounter(dynamic)
 
     def with_k(rule: ast.AST) -> str:

@@ -17,7 +17,7 @@ emptied when full; entries are rebuilt on demand.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import clingo
@@ -242,22 +242,8 @@ class AtomReader:
         size = p_size[0]
         return name, tuple(_ffi.unpack(p_args[0], size)) if size else ()
 
-    def each(self, values: Sequence[int]) -> Iterator[tuple[str, list[int]]]:
-        """The name and the arguments' symbol values (a list) of each atom of ``values``, in order:
-        :meth:`parts` for many atoms, with less work per atom (the name's address is read as a
-        number, which makes no object per atom)."""
-        p_address = _ffi.new("uintptr_t*")
-        p_name = _ffi.cast("char**", p_address)
-        p_args, p_size = self._p_args, self._p_size
-        name_of, arguments_of, unpack, names = _lib.clingo_symbol_name, _lib.clingo_symbol_arguments, _ffi.unpack, _NAMES_AT
-        for rep in values:
-            if not name_of(rep, p_name) or not arguments_of(rep, p_args, p_size):
-                _handle_error(False)
-            name = names.get(p_address[0])
-            if name is None:
-                name = names[p_address[0]] = _ffi.string(p_name[0]).decode()
-            yield name, unpack(p_args[0], p_size[0])
-
 
 _NAMES: dict[Any, str] = {}  # by the address of the name's text (a cdata char*)
-_NAMES_AT: dict[int, str] = {}  # the same by the address as a number
+# the same by the address as a number (read so by Engine._batch_atoms, which makes no object per atom)
+NAMES_AT: dict[int, str] = {}
+

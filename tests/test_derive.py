@@ -165,12 +165,13 @@ def test_a_batch_records_the_values_of_each_marked_rules_variables(engine: Engin
     name, slots = rule.record
     assert slots == ("K", "L")
     assert rule.twins.split("\n") == [
-        f"{name}(K__enc,K,L) :- limb_examined(K__enc,L); K = #count {{ M: limb_muscle(K__enc,L,M) }}.",
-        f'prov_member(K__enc,"emg.limb.muscle_count",limb_muscle_count(L,K),limb_muscle(L,M__m)) :- {name}(K__enc,K,L); limb_muscle(K__enc,L,M__m).',
-        f"limb_muscle_count(K__enc,L,K) :- {name}(K__enc,K,L).",
+        f"{name}(K__enc,K,L,{name}) :- limb_examined(K__enc,L); K = #count {{ M: limb_muscle(K__enc,L,M) }}.",
+        f'prov_member(K__enc,"emg.limb.muscle_count",limb_muscle_count(L,K),limb_muscle(L,M__m),_prov_member) :- {name}(K__enc,K,L,{name}); limb_muscle(K__enc,L,M__m).',
+        f"limb_muscle_count(K__enc,L,K) :- {name}(K__enc,K,L,{name}).",
     ]
     batch = engine.program.select(frozenset(engine.program.dynamic), True, text=True)
-    assert f"#show {name}/3." in batch and "#show _prov_limb_muscle_count_2/6." not in batch
+    assert f"#show {name}/4." in batch and "#show prov_member/5." in batch and "#show prov_member/4." not in batch
+    assert "#show _prov_limb_muscle_count_2/6." not in batch
     assert "_prov_limb_muscle_count_2(" not in batch  # neither its record nor its projection
     encounter = {"id": "b", "date_of_service": "2024-05-01", "needle_emg": [{"muscle": m, "side": "left"} for m in ("APB", "FDI", "EDC")]}
     result, _ = engine.evaluate_many([encounter, RNS], trace=True)  # a batch of one is evaluated alone
@@ -195,11 +196,11 @@ def test_a_batch_shares_the_records_of_a_rule_that_depends_on_one_input_fact(eng
     assert (name, slots, rule.shared) == ("_prov_0s", ("C", "D", "F", "T"), ("enc_date", 1))
     assert rule.twins.split("\n") == [
         "_prov_0k(D) :- enc_date(K__enc,D).",
-        "_prov_0s(D,C,D,F,T) :- _prov_0k(D); cpt_code(C,F,T); F <= D; D <= T.",
-        "in_force(K__enc,C) :- enc_date(K__enc,D); _prov_0s(D,C,D,F,T).",
+        "_prov_0s(D,C,D,F,T,_prov_0s) :- _prov_0k(D); cpt_code(C,F,T); F <= D; D <= T.",
+        "in_force(K__enc,C) :- enc_date(K__enc,D); _prov_0s(D,C,D,F,T,_prov_0s).",
     ]
     batch = engine.program.select(frozenset(engine.program.dynamic), True, text=True)
-    assert "#show _prov_0s/5." in batch and "_prov_0k/" not in batch
+    assert "#show _prov_0s/6." in batch and "_prov_0k/" not in batch
     # a rule whose one input fact binds all its variables, or one with a negated encounter literal, is not shared
     (facility,) = [r for r in engine.program.rules if r.single.startswith("facility_setting :- enc_pos(")]
     (region,) = [r for r in engine.program.rules if r.single.startswith("emg_region(I,G) :- enc_emg(")]
@@ -216,7 +217,8 @@ def test_a_batch_shares_the_records_of_a_rule_that_depends_on_one_input_fact(eng
     started = engine._start([engine.validate(e) for e in encounters], True, background=False)
     try:
         (values,) = started.answers
-        records = [tuple(args) for n, args in terms.AtomReader().each(values) if n == name]
+        read = terms.AtomReader().parts
+        records = [args for n, args in map(read, values) if n == name]
     finally:
         engine._discard(started)
     dates = sorted({clingo.Symbol(args[0]).number for args in records})  # type: ignore[call-arg]
@@ -244,15 +246,24 @@ def test_a_record_with_arithmetic_is_recorded_in_full_in_a_batch(tmp_path: Path)
     shutil.copytree(KB_DIR, kb, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     with (kb / "rules" / "emg_limb.lp").open("a") as f:
         f.write('\nlimb_muscle_next(L, N + 1) :- rule("emg.limb.muscle_count"), limb_muscle_count(L, N).\n')
+        # with an aggregate too: its members are recorded in full (prov_member/4 in a batch), beside
+        # the other rules' members, which end with their tag (prov_member/5)
+        f.write('limb_muscle_double(L, 2 * K) :- rule("emg.limb.muscle_count"), limb_examined(L), K = #count{ M : limb_muscle(L, M) }.\n')
     other = Engine(kb)
     (plus,) = [r for r in other.program.rules if r.single.startswith("limb_muscle_next(")]
     assert plus.record is None
     assert plus.twins.startswith('_prov_limb_muscle_next_2(K__enc,"emg.limb.muscle_count",limb_muscle_next(L,(N+1)),')
     batch = other.program.select(frozenset(other.program.dynamic), True, text=True)
     assert "limb_muscle_next(K__enc,X0,X1) :- _prov_limb_muscle_next_2(K__enc,_,limb_muscle_next(X0,X1),_,_,_)." in batch
+    assert "#show prov_member/4." in batch and "#show prov_member/5." in batch
     encounter = {"id": "n", "date_of_service": "2024-05-01", "needle_emg": [{"muscle": m, "side": "left"} for m in ("APB", "FDI")]}
     result, _ = other.evaluate_many([encounter, RNS], trace=True)
-    assert other._kinds[plus.twins.split("(")[0]] == "record"
+    assert other._kinds[plus.twins.split("(")[0]] == "record" and other._kinds["prov_member"] == "member"
     heads = {str(d.head) for d in result.derivations}
-    assert {"limb_muscle_next(left_upper,3)", "limb_muscle_count(left_upper,2)"} <= heads
+    assert {"limb_muscle_next(left_upper,3)", "limb_muscle_count(left_upper,2)", "limb_muscle_double(left_upper,4)"} <= heads
+    (double,) = [d for d in result.derivations if str(d.head) == "limb_muscle_double(left_upper,4)"]
+    assert [str(m) for m in double.members] == [
+        "limb_muscle(left_upper,abductor_pollicis_brevis)",
+        "limb_muscle(left_upper,first_dorsal_interosseous)",
+    ]
     assert result.derivations == other.evaluate(encounter, trace=True).derivations

@@ -227,6 +227,23 @@ def test_loader_rejects_a_marked_rule_without_the_encounter(tmp_path: Path) -> N
     assert "rules.lp:1" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "_prov_seen(I) :- enc_emg(I, _, _).\n",
+        "seen(I, _prov_member) :- enc_emg(I, _, _).\n",
+        "seen(I, f(_prov_3b)) :- enc_emg(I, _, _), I != _prov_x.\n",
+        "seen(I) :- enc_emg(I, _, _).\n#show _prov_seen/1.\n",
+    ],
+)
+def test_loader_rejects_a_name_reserved_for_the_trace(tmp_path: Path, text: str) -> None:
+    """Source: reasoner/loader.py (_reserved_name): names that begin with _prov_ are the trace's own
+    (derivation records, and the tags a batch's records end with, which the reasoner reads as such)."""
+    main = write_kb(tmp_path, text)
+    with pytest.raises(KnowledgeBaseError, match=r"rules.lp:\d+: the name _prov_\w+ begins with _prov_, which is reserved"):
+        load_program(main)
+
+
 def test_no_encounter_rule_is_pooled(engine) -> None:
     """Source: docs/knowledge-base.md, "How to add a rule" (a list of constants goes in a table):
     the grounder splits a pooled rule into one rule per alternative, and the provenance twin
