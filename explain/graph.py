@@ -27,6 +27,23 @@ from cptkb.reasoner.result import Result
 from cptkb.reasoner.vocab import Vocabulary
 
 
+def _rule_node(d: Any, vocab: Vocabulary) -> tuple[str, dict[str, Any]]:
+    """A derivation's rule-application node: its key and its attributes (rule id, source, evidence,
+    the comparisons that held)."""
+    premises = ";".join(str(f) for f in d.facts)
+    absent = ";".join(str(a) for a in d.absent)
+    src = vocab.rules.get(d.rule)
+    return f"rule:{d.rule}|{d.head}|{premises}|{absent}", {
+        "kind": "rule",
+        "rule": d.rule,
+        "document": src.document if src else "",
+        "section": src.section if src else "",
+        "edition": src.edition if src else "",
+        "evidence": src.evidence if src else "",
+        "comparisons": [f"{a} {op} {b}" for a, op, b in d.comparisons],
+    }
+
+
 def build_graph(result: Result, vocab: Vocabulary, all_derivations: bool = False) -> nx.DiGraph:
     """The trace graph of ``result`` (which must come from an evaluation with ``trace=True``).
 
@@ -56,19 +73,7 @@ def build_graph(result: Result, vocab: Vocabulary, all_derivations: bool = False
         return key
 
     for d in ordered:
-        premises = ";".join(str(f) for f in d.facts)
-        absent = ";".join(str(a) for a in d.absent)
-        app = f"rule:{d.rule}|{d.head}|{premises}|{absent}"
-        src = vocab.rules.get(d.rule)
-        nodes[app] = {
-            "kind": "rule",
-            "rule": d.rule,
-            "document": src.document if src else "",
-            "section": src.section if src else "",
-            "edition": src.edition if src else "",
-            "evidence": src.evidence if src else "",
-            "comparisons": [f"{a} {op} {b}" for a, op, b in d.comparisons],
-        }
+        app, nodes[app] = _rule_node(d, vocab)
         edges[(app, atom_node("atom:", "conclusion", d.head))] = "concludes"
         for role, atoms in (("premise", d.facts), ("counted", d.members)):
             for atom in atoms:
@@ -179,20 +184,8 @@ def _application(d: Any, vocab: Vocabulary) -> tuple[str, str, str, tuple[tuple[
     """A derivation's rule node (key, JSON), its head key, and its premises, members and absences."""
     hit = _RULE_TEXT.get(d)
     if hit is None:
-        premises = ";".join(str(f) for f in d.facts)
-        absent = ";".join(str(a) for a in d.absent)
-        app = f"rule:{d.rule}|{d.head}|{premises}|{absent}"
-        src = vocab.rules.get(d.rule)
-        node = {
-            "id": app,
-            "kind": "rule",
-            "rule": d.rule,
-            "document": src.document if src else "",
-            "section": src.section if src else "",
-            "edition": src.edition if src else "",
-            "evidence": src.evidence if src else "",
-            "comparisons": [f"{a} {op} {b}" for a, op, b in d.comparisons],
-        }
+        app, attributes = _rule_node(d, vocab)
+        node = {"id": app, **attributes}
         if len(_RULE_TEXT) >= _CACHE_LIMIT:
             _RULE_TEXT.clear()
         edges = tuple((p, "premise") for p in d.facts) + tuple((m, "counted") for m in d.members)

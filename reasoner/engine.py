@@ -710,6 +710,8 @@ class _Shared(NamedTuple):
     fact: str
     arity: int
     rebuild: tuple[tuple[str, ...], tuple[Pattern, ...]]
+
+
 # derivations rebuilt from the values of a marked rule's variables, kept (see Engine._batch_atoms)
 _BOUND_LIMIT = 50_000
 

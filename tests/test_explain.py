@@ -178,3 +178,18 @@ def test_every_negated_condition_is_an_absence_node(engine: Engine, valid_cases:
             assert absent_in == sorted(f"absent:{a}" for a in d.absent), (case.name, app)
             checked += bool(d.absent)
     assert checked > 500
+
+
+def test_node_link_text_is_the_graph_s_node_link_json(engine: Engine, valid_cases: list) -> None:
+    """explain.graph.node_link_text (what cptkb batch --explain writes, built without a networkx
+    graph) is json.dumps of node_link(build_graph(...)) byte for byte, for every valid case of the
+    corpus, with one derivation per conclusion and with all of them (docs/contract.md, explanation)."""
+    import json
+
+    from cptkb.explain.graph import node_link, node_link_text
+
+    for case in valid_cases:
+        result = engine.evaluate(case.encounter, case.switches, trace=True)
+        for every in (False, True):
+            expected = json.dumps(node_link(build_graph(result, engine.vocab, every)), ensure_ascii=False)
+            assert node_link_text(result, engine.vocab, every) == expected, (case.name, every)
