@@ -354,8 +354,7 @@ def _build(pattern: Pattern, binding: dict[str, int]) -> int:
         return pattern[1]
     if kind == "v":
         return binding[pattern[1]]
-    args = [clingo.Symbol(_build(p, binding)) for p in pattern[2]]  # type: ignore[call-arg]
-    return clingo.Function(pattern[1], args)._rep
+    return terms.function(pattern[1], [_build(p, binding) for p in pattern[2]])
 
 
 class Unsettled(Exception):

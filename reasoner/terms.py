@@ -220,6 +220,22 @@ class FactWriter:
                 _handle_error(False)
 
 
+_C_NAMES: dict[str, Any] = {}  # each function name as a C string, made once
+
+
+def function(name: str, arguments: Sequence[int]) -> int:
+    """The symbol value of the function (or tuple, with name "") ``name(arguments...)``, its arguments
+    given as symbol values: one call into clingo (clingo.Function makes a Python symbol per argument
+    and costs several)."""
+    c_name = _C_NAMES.get(name)
+    if c_name is None:
+        c_name = _C_NAMES[name] = _ffi.new("char[]", name.encode())
+    p_symbol = _ffi.new("clingo_symbol_t*")
+    if not _lib.clingo_symbol_create_function(c_name, arguments, len(arguments), True, p_symbol):
+        _handle_error(False)
+    return p_symbol[0]
+
+
 class AtomReader:
     """Reads the atoms of a model: each atom's name and its arguments' symbol values, two calls into
     clingo per atom. A reader has buffers of its own, so that evaluations in different threads do

@@ -76,3 +76,15 @@ def test_add_statements_adds_parsed_statements():
     with ctl.solve(yield_=True) as handle:
         (model,) = list(handle)
         assert sorted(str(s) for s in model.symbols(atoms=True)) == ["p(1)", "q(1)"]
+
+
+def test_function_makes_the_symbol_clingo_makes() -> None:
+    """terms.function builds a function or tuple from its arguments' symbol values with one call into
+    clingo; the value is that of the symbol clingo.Function makes (symbols are unique by value)."""
+    args = [clingo.Number(3), clingo.String('a "quoted" name'), clingo.Function("left_upper")]
+    assert terms.function("limb_entry", [a._rep for a in args]) == clingo.Function("limb_entry", args)._rep
+    assert terms.function("", [args[0]._rep]) == clingo.Tuple_([args[0]])._rep
+    assert terms.function("", []) == clingo.Tuple_([])._rep
+    assert terms.function("any", []) == clingo.Function("any")._rep
+    nested = terms.function("f", [terms.function("g", [args[1]._rep])])
+    assert str(clingo.Symbol(nested)) == 'f(g("a \\"quoted\\" name"))'  # type: ignore[call-arg]
