@@ -380,7 +380,7 @@ class Engine:
                     key = tuple(args)
                     built = bound.get(key)
                     if built is None:
-                        built = bound[key] = derivation(_rebuilt(kind, key[1:]))
+                        built = bound[key] = _rebuilt(kind, key[1:])
                     found[k].append(built)
                     continue
             else:
@@ -396,7 +396,7 @@ class Engine:
                 key = (name, *args)
                 built = bound.get(key)
                 if built is None:
-                    built = bound[key] = derivation(_rebuilt(kind.rebuild, key[1 + kind.arity :]))
+                    built = bound[key] = _rebuilt(kind.rebuild, key[1 + kind.arity :])
                 by_fact = shared.get(kind.fact)
                 if by_fact is None:
                     by_fact = shared[kind.fact] = {}
@@ -432,7 +432,7 @@ class Engine:
                 key = tuple(args)
                 built = bound.get(key)
                 if built is None:
-                    built = bound[key] = derivation(_rebuilt(kind, key[1:]))
+                    built = bound[key] = _rebuilt(kind, key[1:])
                 found[k].append(built)
         if shared:
             for k, fs in enumerate(facts):
@@ -716,12 +716,28 @@ class _Shared(NamedTuple):
 _BOUND_LIMIT = 50_000
 
 
-def _rebuilt(kind: tuple[tuple[str, ...], tuple[Pattern, ...]], values: tuple[int, ...]) -> tuple[int, ...]:
-    """The symbol values of a derivation record's arguments, built from the values of its rule's
-    variables (``kind``: the variables and the patterns of the record's arguments)."""
+def _rebuilt(kind: tuple[tuple[str, ...], tuple[Pattern, ...]], values: tuple[int, ...]) -> tuple[str, Derivation]:
+    """The derivation a record of the values of its rule's variables stands for, and its sort key
+    (``kind``: the variables and the patterns of the record's arguments), as
+    :func:`result.derivation` reads it from the record itself. The record's tuples are not built:
+    only the atoms in them."""
     slots, patterns = kind
     binding = dict(zip(slots, values))
-    return tuple([_build(p, binding) for p in patterns])
+    rule_p, head_p, *parts_p = patterns
+    rule, head = terms.term(_build(rule_p, binding)), terms.term(_build(head_p, binding))
+    pos, neg, cmp = [
+        terms.term(p[1]).arguments if p[0] == "c" else tuple([terms.term(_build(e, binding)) for e in p[2]])
+        for p in parts_p
+    ]
+    comparisons = tuple([(c.arguments[0], c.arguments[1].string, c.arguments[2]) for c in cmp])
+    text = ",".join([str(rule), str(head), *(_tuple_text(items) for items in (pos, neg, cmp))])
+    return f"prov({text})", Derivation(rule.string, head, pos, neg, comparisons)
+
+
+def _tuple_text(items: tuple[terms.Term, ...]) -> str:
+    """A tuple's text as clingo writes it: (a,b), (a,) or ()."""
+    inner = ",".join([str(t) for t in items])
+    return f"({inner},)" if len(items) == 1 else f"({inner})"
 # the symbol values of the encounter numbers 0, 1, ... of a batch, by value
 _NUMBERS: dict[int, int] = {}
 
