@@ -374,15 +374,6 @@ class Engine:
             kind = tags.get(args[-1]) if args else None
             if kind is not None:
                 name = args.pop()
-                if kind.__class__ is tuple:  # the values of a marked rule's variables
-                    k = numbers[args[0]]
-                    args[0] = name
-                    key = tuple(args)
-                    built = bound.get(key)
-                    if built is None:
-                        built = bound[key] = _rebuilt(kind, key[1:])
-                    found[k].append(built)
-                    continue
             else:
                 if not name_of(rep, p_name):
                     _handle_error(False)
@@ -392,6 +383,15 @@ class Engine:
                 kind = kinds.get(name)
                 if kind is None:
                     kind = kinds[name] = self._kind(name)
+            if kind.__class__ is tuple:  # the values of a marked rule's variables (loader._binding_twins)
+                k = numbers[args[0]]
+                args[0] = name  # without the encounter number, the tag (or name) first
+                key = tuple(args)
+                built = bound.get(key)
+                if built is None:
+                    built = bound[key] = _rebuilt(kind, key[1:])
+                found[k].append(built)
+                continue
             if kind.__class__ is _Shared:
                 key = (name, *args)
                 built = bound.get(key)
@@ -426,14 +426,8 @@ class Engine:
                     counted[key_m] = [member]
                 else:
                     heads.append(member)
-            elif kind is _RECORD:
+            else:  # _RECORD: a derivation record in full
                 found[k].append(derivation(tuple(args[1:])))
-            else:  # the values of a marked rule's variables (loader._binding_twins)
-                key = tuple(args)
-                built = bound.get(key)
-                if built is None:
-                    built = bound[key] = _rebuilt(kind, key[1:])
-                found[k].append(built)
         if shared:
             for k, fs in enumerate(facts):
                 given = {(name, tuple([a._rep for a in args])) for name, args in fs if name in shared}

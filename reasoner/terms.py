@@ -181,6 +181,17 @@ def add_statements(builder: Any, statements: Sequence[Any]) -> None:
             _handle_error(False)
 
 
+_C_NAMES: dict[str, Any] = {}  # each function name as a C string, made once for the process
+
+
+def _c_name(name: str) -> Any:
+    """``name`` as a C string for clingo_symbol_create_function (made once, kept)."""
+    c_name = _C_NAMES.get(name)
+    if c_name is None:
+        c_name = _C_NAMES[name] = _ffi.new("char[]", name.encode())
+    return c_name
+
+
 class FactWriter:
     """Adds ground facts to a control's backend with one call per step into clingo.
 
@@ -190,15 +201,12 @@ class FactWriter:
 
     def __init__(self, backend: clingo.Backend) -> None:
         self._backend = backend._rep
-        self._names: dict[str, Any] = {}
         self._sym = _ffi.new("clingo_symbol_t*")
         self._atom = _ffi.new("clingo_atom_t[1]")
         self._args = _ffi.new("clingo_symbol_t[]", 16)
 
     def add(self, name: str, arguments: Sequence[clingo.Symbol | Term]) -> None:
-        c_name = self._names.get(name)
-        if c_name is None:
-            c_name = self._names[name] = _ffi.new("char[]", name.encode())
+        c_name = _C_NAMES.get(name) or _c_name(name)
         n = len(arguments)
         c_args = self._args if n <= 16 else _ffi.new("clingo_symbol_t[]", n)
         c_args[0:n] = [a._rep for a in arguments]
@@ -220,16 +228,11 @@ class FactWriter:
                 _handle_error(False)
 
 
-_C_NAMES: dict[str, Any] = {}  # each function name as a C string, made once
-
-
 def function(name: str, arguments: Sequence[int]) -> int:
     """The symbol value of the function (or tuple, with name "") ``name(arguments...)``, its arguments
     given as symbol values: one call into clingo (clingo.Function makes a Python symbol per argument
     and costs several)."""
-    c_name = _C_NAMES.get(name)
-    if c_name is None:
-        c_name = _C_NAMES[name] = _ffi.new("char[]", name.encode())
+    c_name = _C_NAMES.get(name) or _c_name(name)
     p_symbol = _ffi.new("clingo_symbol_t*")
     if not _lib.clingo_symbol_create_function(c_name, arguments, len(arguments), True, p_symbol):
         _handle_error(False)
