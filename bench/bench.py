@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cptkb.reasoner.cases import load_cases
@@ -47,6 +48,40 @@ def corpus() -> list[dict]:
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def alternating_batches(
+    engine: Engine, pairs: int, encounters: Callable[[int, bool], list[dict]]
+) -> tuple[dict[bool, list[float]], list[float]]:
+    """Batch evaluation (Engine.evaluate_many) without and with the trace in alternating order
+    (ABBA ...), so that the machine's drift between runs falls on both sides of the ratio: the
+    seconds per encounter of each run by trace, and the ratio of each pair of neighbouring runs.
+    ``encounters(i, trace)`` gives the encounters of pair i's run (made before it is timed)."""
+    per: dict[bool, list[float]] = {False: [], True: []}
+    ratios = []
+    for i in range(pairs):
+        this_pair: dict[bool, float] = {}
+        for trace in (False, True) if i % 2 == 0 else (True, False):
+            batch = encounters(i, trace)
+            t = time.perf_counter()
+            for _r in engine.evaluate_many(batch, trace=trace):
+                pass
+            this_pair[trace] = (time.perf_counter() - t) / len(batch)
+            per[trace].append(this_pair[trace])
+        ratios.append(this_pair[True] / this_pair[False])
+    return per, ratios
+
+
+def report_batches(per: dict[bool, list[float]], ratios: list[float], what: str, runs: str, label: str, pairs: str) -> None:
+    """Print what :func:`alternating_batches` measured: the median time per encounter without and
+    with the trace, and the median ratio with the ratio of each pair."""
+    for trace in (False, True):
+        median = statistics.median(per[trace])
+        print(f"batch evaluation{' with trace' if trace else ''}{what}: {median * 1000:.3f} ms per encounter{runs}")
+    print(
+        f"{label}, trace / no trace: {statistics.median(ratios):.2f}x (median of {len(ratios)} {pairs}:"
+        f" {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
 
 
 def main() -> None:
@@ -131,26 +166,11 @@ def main() -> None:
     # Without and with the trace in alternating order (ABBA ...), so that the
     # machine's drift between runs falls on both sides of the ratio; each
     # pair of neighbouring runs gives a ratio, and their median is printed.
-    batch: dict[bool, list[float]] = {False: [], True: []}
     big = encs * 4
     # at least six pairs: on a shared machine two pairs gave ratios 0.3x apart
     pairs = max(6, args.rounds + 1)
-    ratios = []
-    for i in range(pairs):
-        this_pair: dict[bool, float] = {}
-        for trace in (False, True) if i % 2 == 0 else (True, False):
-            t = time.perf_counter()
-            for _r in engine.evaluate_many(big, trace=trace):
-                pass
-            this_pair[trace] = (time.perf_counter() - t) / len(big)
-            batch[trace].append(this_pair[trace])
-        ratios.append(this_pair[True] / this_pair[False])
-    for trace in (False, True):
-        per = statistics.median(batch[trace])
-        print(f"batch evaluation{' with trace' if trace else ''}: {per * 1000:.3f} ms per encounter ({len(big)} per run)")
-    print(
-        f"batch, trace / no trace: {statistics.median(ratios):.2f}x (median of {pairs} neighbouring pairs:"
-        f" {', '.join(f'{r:.2f}' for r in ratios)})"
+    report_batches(
+        *alternating_batches(engine, pairs, lambda i, trace: big), "", f" ({len(big)} per run)", "batch", "neighbouring pairs"
     )
 
     # The same on generated encounters (bench/generate.py), each evaluated once: a record the
@@ -158,24 +178,12 @@ def main() -> None:
     # over and over above is the cheap case; a stream of new encounters is the usual one.
     from generate import generate  # noqa: PLC0415
 
-    fresh_batch: dict[bool, list[float]] = {False: [], True: []}
-    fresh_ratios = []
-    for i in range(pairs):
-        this_pair = {}
-        for trace in (False, True) if i % 2 == 0 else (True, False):
-            new = list(generate(400, seed=1000 + 2 * i + int(trace)))
-            t = time.perf_counter()
-            for _r in engine.evaluate_many(new, trace=trace):
-                pass
-            this_pair[trace] = (time.perf_counter() - t) / len(new)
-            fresh_batch[trace].append(this_pair[trace])
-        fresh_ratios.append(this_pair[True] / this_pair[False])
-    for trace in (False, True):
-        per = statistics.median(fresh_batch[trace])
-        print(f"batch evaluation{' with trace' if trace else ''}, generated encounters each seen once: {per * 1000:.3f} ms per encounter")
-    print(
-        f"batch on generated encounters, trace / no trace: {statistics.median(fresh_ratios):.2f}x"
-        f" (median of {pairs} pairs: {', '.join(f'{r:.2f}' for r in fresh_ratios)})"
+    report_batches(
+        *alternating_batches(engine, pairs, lambda i, trace: list(generate(400, seed=1000 + 2 * i + int(trace)))),
+        ", generated encounters each seen once",
+        "",
+        "batch on generated encounters",
+        "pairs",
     )
 
     example = ROOT / "examples" / "encounter.json"
