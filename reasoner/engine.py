@@ -9,6 +9,7 @@ import threading
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 from collections.abc import Iterable, Iterator, Mapping
@@ -91,7 +92,7 @@ class Engine:
         self._stratified: bottomup.Stratified | None = None
         # reading batch models: what each predicate holds (Engine._kind), and the derivations
         # rebuilt from the values of marked rules' variables
-        self._kinds: dict[str, str | tuple[tuple[str, ...], tuple[Pattern, ...]]] = {}
+        self._kinds: dict[str, str | _Rebuild | _Shared] = {}
         self._bound: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
         self._tags: dict[int, Any] | None = None  # see _tag_kinds
         # the thread that grounds batches while evaluate_many reads the one before (made when first needed)
@@ -383,20 +384,20 @@ class Engine:
                 kind = kinds.get(name)
                 if kind is None:
                     kind = kinds[name] = self._kind(name)
-            if kind.__class__ is tuple:  # the values of a marked rule's variables (loader._binding_twins)
+            if kind.__class__ is _Rebuild:  # the values of a marked rule's variables (loader._binding_twins)
                 k = numbers[args[0]]
                 args[0] = name  # without the encounter number, the tag (or name) first
                 key = tuple(args)
                 built = bound.get(key)
                 if built is None:
-                    built = bound[key] = _rebuilt(kind, key[1:])
+                    built = bound[key] = kind(key[1:])
                 found[k].append(built)
                 continue
             if kind.__class__ is _Shared:
                 key = (name, *args)
                 built = bound.get(key)
                 if built is None:
-                    built = bound[key] = _rebuilt(kind.rebuild, key[1 + kind.arity :])
+                    built = bound[key] = kind.rebuild(key[1 + kind.arity :])
                 by_fact = shared.get(kind.fact)
                 if by_fact is None:
                     by_fact = shared[kind.fact] = {}
@@ -449,7 +450,7 @@ class Engine:
                 tags[clingo.Function(rule.record[0])._rep] = self._kind(rule.record[0])
         return tags
 
-    def _kind(self, name: str) -> str | tuple[tuple[str, ...], tuple[Pattern, ...]] | _Shared:
+    def _kind(self, name: str) -> str | _Rebuild | _Shared:
         """What a predicate of a batch model holds: a shown atom, a derivation record, an aggregate
         member, or the values of a marked rule's variables (then the variables and the patterns of
         the record's arguments, from its twin for an encounter alone; for a record shared by the
@@ -463,7 +464,7 @@ class Engine:
                 twins: list[ast.AST] = []
                 ast.parse_string(self.program.named.get(rule.single_twins, rule.single_twins), twins.append)
                 record = next(t for t in twins if t.ast_type == ast.ASTType.Rule)
-                rebuild = rule.record[1], tuple(_pattern(a) for a in record.head.atom.symbol.arguments)
+                rebuild = _Rebuild(rule.record[1], tuple(_pattern(a) for a in record.head.atom.symbol.arguments))
                 return rebuild if rule.shared is None else _Shared(rule.shared[0], rule.shared[1], rebuild)
         return _RECORD
 
@@ -703,35 +704,107 @@ class _Shared(NamedTuple):
 
     fact: str
     arity: int
-    rebuild: tuple[tuple[str, ...], tuple[Pattern, ...]]
+    rebuild: _Rebuild
 
 
 # derivations rebuilt from the values of a marked rule's variables, kept (see Engine._batch_atoms)
 _BOUND_LIMIT = 50_000
+# the atoms of rebuilt derivations, kept by their patterns' variable values (see _Rebuild)
+_ATOMS_LIMIT = 200_000
 
 
-def _rebuilt(kind: tuple[tuple[str, ...], tuple[Pattern, ...]], values: tuple[int, ...]) -> tuple[str, Derivation]:
-    """The derivation a record of the values of its rule's variables stands for, and its sort key
-    (``kind``: the variables and the patterns of the record's arguments), as
-    :func:`result.derivation` reads it from the record itself. The record's tuples are not built:
-    only the atoms in them."""
-    slots, patterns = kind
-    binding = dict(zip(slots, values))
-    rule_p, head_p, *parts_p = patterns
-    rule, head = terms.term(_build(rule_p, binding)), terms.term(_build(head_p, binding))
-    pos, neg, cmp = [
-        terms.term(p[1]).arguments if p[0] == "c" else tuple([terms.term(_build(e, binding)) for e in p[2]])
-        for p in parts_p
-    ]
-    comparisons = tuple([(c.arguments[0], c.arguments[1].string, c.arguments[2]) for c in cmp])
-    text = ",".join([str(rule), str(head), *(_tuple_text(items) for items in (pos, neg, cmp))])
-    return f"prov({text})", Derivation(rule.string, head, pos, neg, comparisons)
+class _Rebuild:
+    """Rebuilds the derivation a record of the values of its rule's variables stands for, and its
+    sort key, as :func:`result.derivation` reads them from the record itself (``slots``: the
+    variables; ``patterns``: the patterns of the record's arguments).
+
+    A record is new when one of its values is, but its atoms mostly are not (in a stream of new
+    encounters about 96% of them have been met before): each atom is kept, with its text, by the
+    values of its pattern's variables, and only an atom not met before is made (in clingo, and read
+    back as a term). The record's tuples are not built: only the atoms in them."""
+
+    __slots__ = ("slots", "plans", "parts", "kept")
+
+    def __init__(self, slots: tuple[str, ...], patterns: tuple[Pattern, ...]) -> None:
+        self.slots = slots
+        rule_p, head_p, *parts_p = patterns
+        # the plans of the atoms made from the values: the rule id's, the head's, then those of the
+        # tuples (pos, neg, cmp) that have variables; each tuple is either fixed (its items and its
+        # text) or the number of its atoms
+        self.plans = [self._plan(rule_p, False), self._plan(head_p, False)]
+        self.parts: list[tuple[tuple[Any, ...], str] | int] = []
+        for n, part in enumerate(parts_p):
+            if part[0] == "c":
+                items: tuple[Any, ...] = terms.term(part[1]).arguments
+                if n == 2:
+                    items = tuple([_comparison(c) for c in items])
+                self.parts.append((items, str(terms.term(part[1]))))
+            else:
+                self.plans.extend(self._plan(p, n == 2) for p in part[2])
+                self.parts.append(len(part[2]))
+        self.kept = 0  # atoms kept by the plans
+
+    def _plan(self, pattern: Pattern, comparison: bool) -> tuple[Any, dict[Any, tuple[Any, str]], Pattern, bool]:
+        """An atom's plan: what picks the values of its variables out of a record, the atoms kept by
+        them (each as its term, or its comparison, and its text), its pattern, and whether it is a
+        comparison."""
+        at = [self.slots.index(v) for v in sorted(set(_variables(pattern, [])))]
+        return itemgetter(*at) if at else _nothing, {}, pattern, comparison
+
+    def __call__(self, values: tuple[int, ...]) -> tuple[str, Derivation]:
+        binding: dict[str, int] | None = None
+        made: list[tuple[Any, str]] = []
+        for pick, kept, pattern, comparison in self.plans:
+            key = pick(values)
+            hit = kept.get(key)
+            if hit is None:
+                if binding is None:
+                    binding = dict(zip(self.slots, values))
+                t = terms.term(_build(pattern, binding))
+                hit = (_comparison(t) if comparison else t, str(t))
+                if self.kept >= _ATOMS_LIMIT:
+                    for plan in self.plans:
+                        plan[1].clear()
+                    self.kept = 0
+                kept[key] = hit
+                self.kept += 1
+            made.append(hit)
+        texts = [made[0][1], made[1][1]]
+        items: list[tuple[Any, ...]] = []
+        at = 2
+        for part in self.parts:
+            if part.__class__ is tuple:
+                items.append(part[0])  # type: ignore[index]
+                texts.append(part[1])  # type: ignore[index]
+                continue
+            these = made[at : at + part]  # type: ignore[operator]
+            at += part  # type: ignore[operator]
+            items.append(tuple([item for item, _ in these]))
+            inner = ",".join([text for _, text in these])
+            texts.append(f"({inner},)" if part == 1 else f"({inner})")
+        pos, neg, cmp = items
+        return f"prov({','.join(texts)})", Derivation(made[0][0].string, made[1][0], pos, neg, cmp)
 
 
-def _tuple_text(items: tuple[terms.Term, ...]) -> str:
-    """A tuple's text as clingo writes it: (a,b), (a,) or ()."""
-    inner = ",".join([str(t) for t in items])
-    return f"({inner},)" if len(items) == 1 else f"({inner})"
+def _nothing(values: tuple[int, ...]) -> tuple[()]:
+    return ()
+
+
+def _variables(pattern: Pattern, out: list[str]) -> list[str]:
+    """The variables of ``pattern``, added to ``out``."""
+    if pattern[0] == "v":
+        out.append(pattern[1])
+    elif pattern[0] == "f":
+        for p in pattern[2]:
+            _variables(p, out)
+    return out
+
+
+def _comparison(t: terms.Term) -> tuple[terms.Term, str, terms.Term]:
+    """A comparison of a derivation (left, operator, right) from its term cmp(left,"op",right)."""
+    return t.arguments[0], t.arguments[1].string, t.arguments[2]
+
+
 # the symbol values of the encounter numbers 0, 1, ... of a batch, by value
 _NUMBERS: dict[int, int] = {}
 
