@@ -1,6 +1,6 @@
 """Grounding work counted in instructions, a figure the machine's load does not move. Prints; asserts nothing.
 
-    python bench/instructions.py [--every N] [--trace off|on|both] [--batch] [--whole] [--grounded]
+    python bench/instructions.py [--every N | --generated N] [--trace off|on|both] [--batch] [--whole] [--grounded]
 
 Runs valgrind's callgrind (it must be installed) on this same script in a
 child process, once evaluating every N-th valid corpus encounter once and
@@ -13,8 +13,11 @@ evaluation. With --batch the encounters are evaluated as one batch
 (``Engine.evaluate_many``) instead of one by one. An encounter evaluated
 alone is evaluated bottom-up by the reasoner (reasoner/bottomup.py), which
 grounds nothing; with --grounded the engine grounds it with clingo instead
-(``Engine(bottom_up=False)``), for comparison. Under callgrind a run takes a
-few minutes.
+(``Engine(bottom_up=False)``), for comparison. With --generated N the
+encounters are N generated ones (bench/generate.py), new ones each time (a new
+seed), so that the figure is that of encounters met for the first time, as in a
+claims stream, not of the corpus met again. Under callgrind a run takes a few
+minutes.
 """
 
 from __future__ import annotations
@@ -30,15 +33,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _child(every: int, repeat: int, trace: bool, batch: bool, whole: bool, grounded: bool) -> None:
+def _child(every: int, generated: int, repeat: int, trace: bool, batch: bool, whole: bool, grounded: bool) -> None:
     sys.path.insert(0, str(HERE))
     from bench import corpus  # noqa: PLC0415
+    from generate import generate  # noqa: PLC0415
 
     from cptkb.reasoner.engine import Engine  # noqa: PLC0415
 
     engine = Engine(bottom_up=not grounded)
     encounters = corpus()[::every]
-    for _ in range(repeat):
+    for time_round in range(repeat):
+        if generated:
+            encounters = list(generate(generated, seed=1000 + time_round))
         if batch:
             list(engine.evaluate_many(encounters, trace=trace))
         else:
@@ -54,8 +60,11 @@ def _child(every: int, repeat: int, trace: bool, batch: bool, whole: bool, groun
     print(len(encounters))
 
 
-def _count(every: int, repeat: int, trace: bool, batch: bool, whole: bool = False, grounded: bool = False) -> tuple[int, int]:
+def _count(
+    every: int, generated: int, repeat: int, trace: bool, batch: bool, whole: bool = False, grounded: bool = False
+) -> tuple[int, int]:
     args = [sys.executable, __file__, "--child", str(repeat), "--every", str(every), "--trace", "on" if trace else "off"]
+    args += ["--generated", str(generated)]
     if batch:
         args.append("--batch")
     if whole:
@@ -78,6 +87,7 @@ def _count(every: int, repeat: int, trace: bool, batch: bool, whole: bool = Fals
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--every", type=int, default=3)
+    parser.add_argument("--generated", type=int, default=0, help="N generated encounters, new ones each time, not the corpus")
     parser.add_argument("--trace", choices=("off", "on", "both"), default="both")
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--whole", action="store_true", help="count every instruction, not only those in ground")
@@ -85,18 +95,19 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        _child(args.every, args.child, args.trace == "on", args.batch, args.whole, args.grounded)
+        _child(args.every, args.generated, args.child, args.trace == "on", args.batch, args.whole, args.grounded)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: this benchmark counts instructions with callgrind")
     figures = {}
     for trace in {"off": [False], "on": [True], "both": [False, True]}[args.trace]:
-        once, n = _count(args.every, 1, trace, args.batch, args.whole, args.grounded)
-        twice, _ = _count(args.every, 2, trace, args.batch, args.whole, args.grounded)
+        once, n = _count(args.every, args.generated, 1, trace, args.batch, args.whole, args.grounded)
+        twice, _ = _count(args.every, args.generated, 2, trace, args.batch, args.whole, args.grounded)
         figures[trace] = (twice - once) / n
         mode = "batch" if args.batch else "single (grounded)" if args.grounded else "single"
         where = "in all" if args.whole else "in ground"
-        print(f"{mode} evaluation{' with trace' if trace else ''}: {figures[trace] / 1e6:.2f} M instructions {where} per encounter ({n} encounters)")
+        what = "new generated encounters" if args.generated else "encounters"
+        print(f"{mode} evaluation{' with trace' if trace else ''}: {figures[trace] / 1e6:.2f} M instructions {where} per encounter ({n} {what})")
     if len(figures) == 2:
         print(f"trace / no trace: {figures[True] / figures[False]:.2f}x")
 

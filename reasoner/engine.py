@@ -8,8 +8,8 @@ import queue
 import threading
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,7 +22,7 @@ from . import bottomup, cache, derive, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .messages import Pattern, _build, _pattern
 from .loader import ENCOUNTER, MEMBER_TAG, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
-from .result import Derivation, Derived, RawAtom, Result, ShownAtom, build_result, derivation
+from .result import Derivation, Derived, RawAtom, Result, ShownAtom, build_result, derivation, new_derivation
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
 
@@ -390,14 +390,14 @@ class Engine:
                 key = tuple(args)
                 built = bound.get(key)
                 if built is None:
-                    built = bound[key] = kind(key[1:])
+                    built = bound[key] = kind.run(key[1:])
                 found[k].append(built)
                 continue
             if kind.__class__ is _Shared:
                 key = (name, *args)
                 built = bound.get(key)
                 if built is None:
-                    built = bound[key] = kind.rebuild(key[1 + kind.arity :])
+                    built = bound[key] = kind.rebuild.run(key[1 + kind.arity :])
                 by_fact = shared.get(kind.fact)
                 if by_fact is None:
                     by_fact = shared[kind.fact] = {}
@@ -631,15 +631,16 @@ class Engine:
 
         def finish() -> Iterator[Result | InvalidEncounter]:
             items, job = started.pop(0)
-            if job is not None:
-                solved = iter(self._finish(job))
-            else:
-                solved = iter(self.solve([e for e in items if isinstance(e, Encounter)], trace))
-            for item in items:
-                if isinstance(item, Encounter):
-                    yield build_result(item, next(solved), self.vocab)
+            # A batch's model is read and its results built with the cyclic garbage collector
+            # paused: they make many objects, none of them garbage, and the collections they would
+            # set off are the costlier the more objects are alive (see _collector_paused).
+            with _collector_paused():
+                if job is not None:
+                    solved = iter(self._finish(job))
                 else:
-                    yield item
+                    solved = iter(self.solve([e for e in items if isinstance(e, Encounter)], trace))
+                out = [build_result(item, next(solved), self.vocab) if isinstance(item, Encounter) else item for item in items]
+            yield from out
 
         try:
             for encounter in encounters:
@@ -660,6 +661,25 @@ class Engine:
             for _, job in started:
                 if job is not None:
                     self._discard(job)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block (if it runs), and set going again after.
+
+    Reading a batch's model and building its results make thousands of objects per encounter, and a
+    traced batch of new encounters keeps many of them for the engine's caches: the collections they
+    set off (each full one goes over every object alive, caches and caller's alike) cost more than
+    the reading itself. Paused, the objects are counted all the same and collected (or moved to an
+    older generation) in one go when the collector runs again."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 # Shown atoms already built: one encounter's by symbol value (a value names its
@@ -716,78 +736,88 @@ _ATOMS_LIMIT = 200_000
 class _Rebuild:
     """Rebuilds the derivation a record of the values of its rule's variables stands for, and its
     sort key, as :func:`result.derivation` reads them from the record itself (``slots``: the
-    variables; ``patterns``: the patterns of the record's arguments).
+    variables; ``patterns``: the patterns of the record's arguments). ``run(values)`` gives them.
 
     A record is new when one of its values is, but its atoms mostly are not (in a stream of new
     encounters about 96% of them have been met before): each atom is kept, with its text, by the
     values of its pattern's variables, and only an atom not met before is made (in clingo, and read
-    back as a term). The record's tuples are not built: only the atoms in them."""
+    back as a term). ``run`` is compiled from the patterns (its code is kept in ``source``): it looks
+    each atom up and joins the texts and the tuples of the record without a loop; the record's
+    tuples are not made in clingo, only the atoms in them."""
 
-    __slots__ = ("slots", "plans", "parts", "kept")
+    __slots__ = ("slots", "patterns", "run", "source", "_atoms", "_kept")
 
     def __init__(self, slots: tuple[str, ...], patterns: tuple[Pattern, ...]) -> None:
         self.slots = slots
+        self.patterns = patterns
+        # each atom made from the values: its pattern, whether it is a comparison, and the atoms
+        # kept by the values of its variables (each as its term, or its comparison, and its text)
+        self._atoms: list[tuple[Pattern, bool, dict[Any, tuple[Any, str]]]] = []
+        self._kept = 0
+        env: dict[str, Any] = {"make": self._make, "derivation": new_derivation}
+        lines: list[str] = []
+        texts: list[str] = []  # the pieces of the sort key's text, each in the f-string that makes it
+        values: list[str] = []  # the derivation's arguments, each an expression
+
+        def constant(value: Any) -> str:
+            name = f"c{len(env)}"
+            env[name] = value
+            return name
+
+        def atom(pattern: Pattern, comparison: bool) -> tuple[str, str]:
+            """The expressions of an atom's item and text (made and kept, unless the atom is fixed)."""
+            at = sorted({slots.index(v) for v in _variables(pattern, [])})
+            if not at:
+                t = terms.term(_build(pattern, {}))
+                return constant(_comparison(t) if comparison else t), constant(str(t))
+            i = len(self._atoms)
+            self._atoms.append((pattern, comparison, {}))
+            env[f"k{i}"] = self._atoms[i][2]
+            key = f"v{at[0]}" if len(at) == 1 else "(" + ", ".join(f"v{n}" for n in at) + ")"
+            lines.extend([f"    a{i} = k{i}.get({key})", f"    if a{i} is None:", f"        a{i} = make({i}, values, {key})"])
+            return f"a{i}[0]", f"a{i}[1]"
+
         rule_p, head_p, *parts_p = patterns
-        # the plans of the atoms made from the values: the rule id's, the head's, then those of the
-        # tuples (pos, neg, cmp) that have variables; each tuple is either fixed (its items and its
-        # text) or the number of its atoms
-        self.plans = [self._plan(rule_p, False), self._plan(head_p, False)]
-        self.parts: list[tuple[tuple[Any, ...], str] | int] = []
+        rule_item, rule_text = atom(rule_p, False)
+        head_item, head_text = atom(head_p, False)
+        values += [constant(env[rule_item].string) if rule_item in env else f"{rule_item}.string", head_item]
+        texts += ["{" + rule_text + "}", "{" + head_text + "}"]
         for n, part in enumerate(parts_p):
-            if part[0] == "c":
-                items: tuple[Any, ...] = terms.term(part[1]).arguments
-                if n == 2:
-                    items = tuple([_comparison(c) for c in items])
-                self.parts.append((items, str(terms.term(part[1]))))
-            else:
-                self.plans.extend(self._plan(p, n == 2) for p in part[2])
-                self.parts.append(len(part[2]))
-        self.kept = 0  # atoms kept by the plans
-
-    def _plan(self, pattern: Pattern, comparison: bool) -> tuple[Any, dict[Any, tuple[Any, str]], Pattern, bool]:
-        """An atom's plan: what picks the values of its variables out of a record, the atoms kept by
-        them (each as its term, or its comparison, and its text), its pattern, and whether it is a
-        comparison."""
-        at = [self.slots.index(v) for v in sorted(set(_variables(pattern, [])))]
-        return itemgetter(*at) if at else _nothing, {}, pattern, comparison
-
-    def __call__(self, values: tuple[int, ...]) -> tuple[str, Derivation]:
-        binding: dict[str, int] | None = None
-        made: list[tuple[Any, str]] = []
-        for pick, kept, pattern, comparison in self.plans:
-            key = pick(values)
-            hit = kept.get(key)
-            if hit is None:
-                if binding is None:
-                    binding = dict(zip(self.slots, values))
-                t = terms.term(_build(pattern, binding))
-                hit = (_comparison(t) if comparison else t, str(t))
-                if self.kept >= _ATOMS_LIMIT:
-                    for plan in self.plans:
-                        plan[1].clear()
-                    self.kept = 0
-                kept[key] = hit
-                self.kept += 1
-            made.append(hit)
-        texts = [made[0][1], made[1][1]]
-        items: list[tuple[Any, ...]] = []
-        at = 2
-        for part in self.parts:
-            if part.__class__ is tuple:
-                items.append(part[0])  # type: ignore[index]
-                texts.append(part[1])  # type: ignore[index]
+            if part[0] == "c":  # a fixed tuple
+                t = terms.term(part[1])
+                values.append(constant(tuple([_comparison(c) for c in t.arguments]) if n == 2 else t.arguments))
+                texts.append("{" + constant(str(t)) + "}")
                 continue
-            these = made[at : at + part]  # type: ignore[operator]
-            at += part  # type: ignore[operator]
-            items.append(tuple([item for item, _ in these]))
-            inner = ",".join([text for _, text in these])
-            texts.append(f"({inner},)" if part == 1 else f"({inner})")
-        pos, neg, cmp = items
-        return f"prov({','.join(texts)})", Derivation(made[0][0].string, made[1][0], pos, neg, cmp)
+            made = [atom(p, n == 2) for p in part[2]]
+            values.append("(" + "".join(f"{item}, " for item, _ in made) + ")")
+            inner = ",".join("{" + text + "}" for _, text in made)
+            texts.append(f"({inner},)" if len(made) == 1 else f"({inner})")
+        unpack = [f"    {''.join(f'v{n}, ' for n in range(len(slots)))}= values"] if slots else []
+        self.source = "\n".join(
+            [
+                "def run(values):",
+                *unpack,
+                *lines,
+                f"    return f'prov({','.join(texts)})', derivation({', '.join(values)})",
+                "",
+            ]
+        )
+        namespace: dict[str, Any] = {}
+        exec(compile(self.source, "<record rebuild>", "exec"), env, namespace)  # noqa: S102 (code generated from the knowledge base, constants passed as values)
+        self.run: Any = namespace["run"]
 
-
-def _nothing(values: tuple[int, ...]) -> tuple[()]:
-    return ()
+    def _make(self, i: int, values: tuple[int, ...], key: Any) -> tuple[Any, str]:
+        """Atom ``i`` of the record ``values`` made, and kept by ``key``."""
+        pattern, comparison, kept = self._atoms[i]
+        t = terms.term(_build(pattern, dict(zip(self.slots, values))))
+        hit = (_comparison(t) if comparison else t, str(t))
+        if self._kept >= _ATOMS_LIMIT:
+            for _, _, other in self._atoms:
+                other.clear()
+            self._kept = 0
+        kept[key] = hit
+        self._kept += 1
+        return hit
 
 
 def _variables(pattern: Pattern, out: list[str]) -> list[str]:

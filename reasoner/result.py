@@ -98,6 +98,25 @@ class Derivation:
         return key
 
 
+_NEW = object.__new__
+_SET = object.__setattr__
+
+
+def new_derivation(
+    rule: str,
+    head: clingo.Symbol,
+    facts: tuple[clingo.Symbol, ...],
+    absent: tuple[clingo.Symbol, ...],
+    comparisons: tuple[tuple[clingo.Symbol, str, clingo.Symbol], ...],
+) -> Derivation:
+    """``Derivation(rule, head, facts, absent, comparisons)`` made in one step (its fields set at
+    once, not one by one as a frozen dataclass's ``__init__`` sets them): the reasoner makes tens of
+    them per new encounter."""
+    d = _NEW(Derivation)
+    _SET(d, "__dict__", {"rule": rule, "head": head, "facts": facts, "absent": absent, "comparisons": comparisons, "members": ()})
+    return d
+
+
 @dataclass
 class Result:
     """The valid code set of one encounter, its findings, its claim review and its trace."""

@@ -351,3 +351,37 @@ def test_a_fault_in_a_pipelined_batch_frees_the_batch_started_ahead(engine: Engi
     with pytest.raises(KnowledgeBaseFault, match="planted"):
         list(engine.evaluate_many([dict(ENC, id=f"f{n}") for n in range(6)], batch_size=2))
     assert len(returned) == 2  # the batch that raised and the one started ahead of it
+
+
+def test_a_batch_is_read_with_the_garbage_collector_paused_and_set_going_again(engine: Engine, monkeypatch) -> None:
+    """evaluate_many reads a batch's model and builds its results with the cyclic garbage collector
+    paused (engine._collector_paused), and sets it going again before it yields them, after a
+    knowledge-base fault too; a collector the caller has turned off stays off."""
+    import gc
+
+    seen: list[bool] = []
+    batch_atoms = engine._batch_atoms
+
+    def spy(values, facts):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return batch_atoms(values, facts)
+
+    monkeypatch.setattr(engine, "_batch_atoms", spy)
+    assert gc.isenabled()
+    for result in engine.evaluate_many([dict(ENC, id=f"g{n}") for n in range(4)], trace=True, batch_size=2):
+        assert gc.isenabled() and result.derivations
+    assert seen == [False, False]
+    gc.disable()
+    try:
+        assert len(list(engine.evaluate_many([dict(ENC, id=f"h{n}") for n in range(2)]))) == 2
+        assert not gc.isenabled() and seen == [False, False, False]
+    finally:
+        gc.enable()
+
+    def fault(encounters, per):  # type: ignore[no-untyped-def]
+        raise KnowledgeBaseFault("planted")
+
+    monkeypatch.setattr(engine, "_check_faults", fault)
+    with pytest.raises(KnowledgeBaseFault, match="planted"):
+        list(engine.evaluate_many([dict(ENC, id=f"f{n}") for n in range(2)]))
+    assert gc.isenabled()

@@ -272,44 +272,33 @@ def test_a_record_with_arithmetic_is_recorded_in_full_in_a_batch(tmp_path: Path)
 def test_a_record_of_values_is_rebuilt_as_the_full_record_reads(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """engine._Rebuild keeps each atom of a rebuilt derivation by the values of its pattern's
     variables; the derivation and its sort key equal what result.derivation reads from the full
-    record (its atoms made in clingo from the same values), whether the atoms were kept or made,
+    record (made in clingo from the same values and patterns), whether the atoms were kept or made,
     and after the kept atoms are forgotten (a limit of 5 empties them again and again)."""
     from cptkb.reasoner import engine as engine_module
     from cptkb.reasoner.result import derivation
 
     monkeypatch.setattr(engine_module, "_ATOMS_LIMIT", 5)
     fresh = Engine()
-    seen: list[tuple[object, tuple[int, ...]]] = []
-    real = engine_module._Rebuild.__call__
+    fresh._tags = fresh._tag_kinds()
+    seen: list[tuple[engine_module._Rebuild, tuple[int, ...], tuple[str, object]]] = []
+    rebuilds = [k.rebuild if isinstance(k, engine_module._Shared) else k for k in fresh._tags.values()]
+    rebuilds = [r for r in rebuilds if isinstance(r, engine_module._Rebuild)]
+    assert len(rebuilds) > 50 and any(isinstance(k, engine_module._Shared) for k in fresh._tags.values())
+    for rebuild in rebuilds:
 
-    def spy(self, values):  # type: ignore[no-untyped-def]
-        seen.append((self, values))
-        return real(self, values)
+        def spy(values, rebuild=rebuild, run=rebuild.run):  # type: ignore[no-untyped-def]
+            built = run(values)
+            seen.append((rebuild, values, built))
+            return built
 
-    monkeypatch.setattr(engine_module._Rebuild, "__call__", spy)
+        rebuild.run = spy
     encounters = list(generate(40, seed=11))
     batch = list(fresh.evaluate_many(encounters, trace=True, batch_size=20))
     assert len(seen) > 1000 and {len(r.derivations) > 0 for r in batch} == {True}
-    for rebuild, values in seen:
+    for rebuild, values, built in list(seen):
         binding = dict(zip(rebuild.slots, values))
-        full = tuple(messages._build(p[2], binding) for p in rebuild.plans[:2])
-        key, built = real(rebuild, values)
-        assert real(rebuild, values) == (key, built)
-        rule, head = full
-        parts = []
-        at = 2
-        for part in rebuild.parts:
-            if isinstance(part, tuple):
-                parts.append(terms.function("", [t._rep for t in _terms_of(part)]))
-            else:
-                parts.append(terms.function("", [messages._build(p[2], binding) for p in rebuild.plans[at : at + part]]))
-                at += part
-        assert (key, built) == derivation((rule, head, *parts))
+        full = derivation(tuple(messages._build(p, binding) for p in rebuild.patterns))
+        assert built == full
+        assert rebuild.run(values) == full  # again: its atoms kept (or made again once forgotten)
     for encounter, result in zip(encounters, batch):
         assert result.derivations == fresh.evaluate(encounter, trace=True).derivations, encounter["id"]
-
-
-def _terms_of(part: tuple) -> list[terms.Term]:  # type: ignore[type-arg]
-    """The terms of a fixed tuple of a rebuilt record (a comparison back as its cmp term)."""
-    items, _ = part
-    return [terms.term(terms.function("cmp", [i[0]._rep, clingo.String(i[1])._rep, i[2]._rep])) if isinstance(i, tuple) else i for i in items]
