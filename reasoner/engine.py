@@ -94,6 +94,7 @@ class Engine:
         # rebuilt from the values of marked rules' variables
         self._kinds: dict[str, str | _Rebuild | _Shared] = {}
         self._bound: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
+        self._kept_atoms = _KeptAtoms()  # the atoms of rebuilt derivations (see _Rebuild)
         self._tags: dict[int, Any] | None = None  # see _tag_kinds
         # the thread that grounds batches while evaluate_many reads the one before (made when first needed)
         self._grounder: ThreadPoolExecutor | None = None
@@ -464,7 +465,8 @@ class Engine:
                 twins: list[ast.AST] = []
                 ast.parse_string(self.program.named.get(rule.single_twins, rule.single_twins), twins.append)
                 record = next(t for t in twins if t.ast_type == ast.ASTType.Rule)
-                rebuild = _Rebuild(rule.record[1], tuple(_pattern(a) for a in record.head.atom.symbol.arguments))
+                patterns = tuple(_pattern(a) for a in record.head.atom.symbol.arguments)
+                rebuild = _Rebuild(rule.record[1], patterns, self._kept_atoms)
                 return rebuild if rule.shared is None else _Shared(rule.shared[0], rule.shared[1], rebuild)
         return _RECORD
 
@@ -729,8 +731,33 @@ class _Shared(NamedTuple):
 
 # derivations rebuilt from the values of a marked rule's variables, kept (see Engine._batch_atoms)
 _BOUND_LIMIT = 50_000
-# the atoms of rebuilt derivations, kept by their patterns' variable values (see _Rebuild)
+# the atoms of an engine's rebuilt derivations kept at most (see _KeptAtoms)
 _ATOMS_LIMIT = 200_000
+
+
+class _KeptAtoms:
+    """The atoms an engine's :class:`_Rebuild` objects keep, counted together: when there are
+    :data:`_ATOMS_LIMIT` of them, all are forgotten (and made again when next needed)."""
+
+    __slots__ = ("tables", "count")
+
+    def __init__(self) -> None:
+        self.tables: list[dict[Any, tuple[Any, str]]] = []
+        self.count = 0
+
+    def table(self) -> dict[Any, tuple[Any, str]]:
+        """A new table of kept atoms, counted with the others."""
+        table: dict[Any, tuple[Any, str]] = {}
+        self.tables.append(table)
+        return table
+
+    def keep(self, table: dict[Any, tuple[Any, str]], key: Any, atom: tuple[Any, str]) -> None:
+        if self.count >= _ATOMS_LIMIT:
+            for other in self.tables:
+                other.clear()
+            self.count = 0
+        table[key] = atom
+        self.count += 1
 
 
 class _Rebuild:
@@ -747,13 +774,13 @@ class _Rebuild:
 
     __slots__ = ("slots", "patterns", "run", "source", "_atoms", "_kept")
 
-    def __init__(self, slots: tuple[str, ...], patterns: tuple[Pattern, ...]) -> None:
+    def __init__(self, slots: tuple[str, ...], patterns: tuple[Pattern, ...], kept: _KeptAtoms) -> None:
         self.slots = slots
         self.patterns = patterns
+        self._kept = kept
         # each atom made from the values: its pattern, whether it is a comparison, and the atoms
         # kept by the values of its variables (each as its term, or its comparison, and its text)
         self._atoms: list[tuple[Pattern, bool, dict[Any, tuple[Any, str]]]] = []
-        self._kept = 0
         env: dict[str, Any] = {"make": self._make, "derivation": new_derivation}
         lines: list[str] = []
         texts: list[str] = []  # the pieces of the sort key's text, each in the f-string that makes it
@@ -771,7 +798,7 @@ class _Rebuild:
                 t = terms.term(_build(pattern, {}))
                 return constant(_comparison(t) if comparison else t), constant(str(t))
             i = len(self._atoms)
-            self._atoms.append((pattern, comparison, {}))
+            self._atoms.append((pattern, comparison, self._kept.table()))
             env[f"k{i}"] = self._atoms[i][2]
             key = f"v{at[0]}" if len(at) == 1 else "(" + ", ".join(f"v{n}" for n in at) + ")"
             lines.extend([f"    a{i} = k{i}.get({key})", f"    if a{i} is None:", f"        a{i} = make({i}, values, {key})"])
@@ -811,12 +838,7 @@ class _Rebuild:
         pattern, comparison, kept = self._atoms[i]
         t = terms.term(_build(pattern, dict(zip(self.slots, values))))
         hit = (_comparison(t) if comparison else t, str(t))
-        if self._kept >= _ATOMS_LIMIT:
-            for _, _, other in self._atoms:
-                other.clear()
-            self._kept = 0
-        kept[key] = hit
-        self._kept += 1
+        self._kept.keep(kept, key, hit)
         return hit
 
 

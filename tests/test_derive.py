@@ -273,7 +273,8 @@ def test_a_record_of_values_is_rebuilt_as_the_full_record_reads(monkeypatch) -> 
     """engine._Rebuild keeps each atom of a rebuilt derivation by the values of its pattern's
     variables; the derivation and its sort key equal what result.derivation reads from the full
     record (made in clingo from the same values and patterns), whether the atoms were kept or made,
-    and after the kept atoms are forgotten (a limit of 5 empties them again and again)."""
+    and after the kept atoms are forgotten (a limit of 5 for all of an engine's rebuilds empties them
+    again and again)."""
     from cptkb.reasoner import engine as engine_module
     from cptkb.reasoner.result import derivation
 
@@ -300,5 +301,7 @@ def test_a_record_of_values_is_rebuilt_as_the_full_record_reads(monkeypatch) -> 
         full = derivation(tuple(messages._build(p, binding) for p in rebuild.patterns))
         assert built == full
         assert rebuild.run(values) == full  # again: its atoms kept (or made again once forgotten)
+    kept = fresh._kept_atoms  # the engine's rebuilds keep at most the limit between them
+    assert 0 < kept.count <= 5 and sum(len(t) for t in kept.tables) == kept.count and len(kept.tables) > 100
     for encounter, result in zip(encounters, batch):
         assert result.derivations == fresh.evaluate(encounter, trace=True).derivations, encounter["id"]
