@@ -22,7 +22,7 @@ from . import bottomup, cache, derive, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .messages import Pattern, _build, _pattern
 from .loader import ENCOUNTER, MEMBER_TAG, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
-from .result import Derivation, Derived, RawAtom, Result, ShownAtom, build_result, derivation, new_derivation
+from .result import Derivation, Derived, RawAtom, Result, ShownAtom, build_result, comparison, derivation, new_derivation
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
 
@@ -791,14 +791,14 @@ class _Rebuild:
             env[name] = value
             return name
 
-        def atom(pattern: Pattern, comparison: bool) -> tuple[str, str]:
+        def atom(pattern: Pattern, is_comparison: bool) -> tuple[str, str]:
             """The expressions of an atom's item and text (made and kept, unless the atom is fixed)."""
-            at = sorted({slots.index(v) for v in _variables(pattern, [])})
+            at = sorted({slots.index(v) for v in derive._vars(pattern, set())})
             if not at:
                 t = terms.term(_build(pattern, {}))
-                return constant(_comparison(t) if comparison else t), constant(str(t))
+                return constant(comparison(t) if is_comparison else t), constant(str(t))
             i = len(self._atoms)
-            self._atoms.append((pattern, comparison, self._kept.table()))
+            self._atoms.append((pattern, is_comparison, self._kept.table()))
             env[f"k{i}"] = self._atoms[i][2]
             key = f"v{at[0]}" if len(at) == 1 else "(" + ", ".join(f"v{n}" for n in at) + ")"
             lines.extend([f"    a{i} = k{i}.get({key})", f"    if a{i} is None:", f"        a{i} = make({i}, values, {key})"])
@@ -812,7 +812,7 @@ class _Rebuild:
         for n, part in enumerate(parts_p):
             if part[0] == "c":  # a fixed tuple
                 t = terms.term(part[1])
-                values.append(constant(tuple([_comparison(c) for c in t.arguments]) if n == 2 else t.arguments))
+                values.append(constant(tuple([comparison(c) for c in t.arguments]) if n == 2 else t.arguments))
                 texts.append("{" + constant(str(t)) + "}")
                 continue
             made = [atom(p, n == 2) for p in part[2]]
@@ -835,26 +835,11 @@ class _Rebuild:
 
     def _make(self, i: int, values: tuple[int, ...], key: Any) -> tuple[Any, str]:
         """Atom ``i`` of the record ``values`` made, and kept by ``key``."""
-        pattern, comparison, kept = self._atoms[i]
+        pattern, is_comparison, kept = self._atoms[i]
         t = terms.term(_build(pattern, dict(zip(self.slots, values))))
-        hit = (_comparison(t) if comparison else t, str(t))
+        hit = (comparison(t) if is_comparison else t, str(t))
         self._kept.keep(kept, key, hit)
         return hit
-
-
-def _variables(pattern: Pattern, out: list[str]) -> list[str]:
-    """The variables of ``pattern``, added to ``out``."""
-    if pattern[0] == "v":
-        out.append(pattern[1])
-    elif pattern[0] == "f":
-        for p in pattern[2]:
-            _variables(p, out)
-    return out
-
-
-def _comparison(t: terms.Term) -> tuple[terms.Term, str, terms.Term]:
-    """A comparison of a derivation (left, operator, right) from its term cmp(left,"op",right)."""
-    return t.arguments[0], t.arguments[1].string, t.arguments[2]
 
 
 # the symbol values of the encounter numbers 0, 1, ... of a batch, by value

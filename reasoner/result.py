@@ -237,13 +237,18 @@ _DERIVATIONS: dict[tuple[int, ...], tuple[str, Derivation]] = {}
 _DERIVATIONS_LIMIT = 50_000
 
 
+def comparison(term: terms.Term) -> tuple[terms.Term, str, terms.Term]:
+    """A comparison of a derivation, (left, operator, right), from its record's cmp(left,"op",right)."""
+    return term.arguments[0], term.arguments[1].string, term.arguments[2]
+
+
 def derivation(reps: tuple[int, ...]) -> tuple[str, Derivation]:
     """The derivation a ``prov`` atom's arguments record, and its sort key (read once per distinct atom)."""
     hit = _DERIVATIONS.get(reps)
     if hit is None:
         args = tuple(terms.term(r) for r in reps)
         rule, head, pos, neg, cmp = args
-        comparisons = tuple((c.arguments[0], c.arguments[1].string, c.arguments[2]) for c in cmp.arguments)
+        comparisons = tuple([comparison(c) for c in cmp.arguments])
         d = Derivation(rule.string, head, tuple(pos.arguments), tuple(neg.arguments), comparisons)
         if len(_DERIVATIONS) >= _DERIVATIONS_LIMIT:
             _DERIVATIONS.clear()
