@@ -448,7 +448,7 @@ class Engine:
         tags: dict[int, Any] = {clingo.Function(MEMBER_TAG)._rep: _MEMBER}
         for rule in self.program.rules:
             if rule.record is not None:
-                tags[clingo.Function(rule.record[0])._rep] = self._kind(rule.record[0])
+                tags[clingo.Function(rule.record[0])._rep] = self._record_kind(rule)
         return tags
 
     def _kind(self, name: str) -> str | _Rebuild | _Shared:
@@ -462,13 +462,14 @@ class Engine:
             return _SHOWN
         for rule in self.program.rules:
             if rule.record is not None and rule.record[0] == name:
-                twins: list[ast.AST] = []
-                ast.parse_string(self.program.named.get(rule.single_twins, rule.single_twins), twins.append)
-                record = next(t for t in twins if t.ast_type == ast.ASTType.Rule)
-                patterns = tuple(_pattern(a) for a in record.head.atom.symbol.arguments)
-                rebuild = _Rebuild(rule.record[1], patterns, self._kept_atoms)
-                return rebuild if rule.shared is None else _Shared(rule.shared[0], rule.shared[1], rebuild)
+                return self._record_kind(rule)
         return _RECORD
+
+    def _record_kind(self, rule: Any) -> _Rebuild | _Shared:
+        """What the batch records of the values of marked rule ``rule``'s variables hold (see _kind)."""
+        twins = self.program.named.get(rule.single_twins, rule.single_twins)
+        rebuild = _Rebuild(rule.record[1], twins, self._kept_atoms)
+        return rebuild if rule.shared is None else _Shared(rule.shared[0], rule.shared[1], rebuild)
 
     @staticmethod
     def _check_faults(encounters: list[Encounter], per: list[list[ShownAtom | RawAtom | Derived]]) -> None:
@@ -770,17 +771,36 @@ class _Rebuild:
     values of its pattern's variables, and only an atom not met before is made (in clingo, and read
     back as a term). ``run`` is compiled from the patterns (its code is kept in ``source``): it looks
     each atom up and joins the texts and the tuples of the record without a loop; the record's
-    tuples are not made in clingo, only the atoms in them."""
+    tuples are not made in clingo, only the atoms in them. The patterns are read from the rule's
+    twins (``twins``, the text for an encounter alone) and ``run`` compiled when first called: a
+    batch meets only some of the knowledge base's rules, and reading and compiling all of them
+    would cost its first batch about a quarter of a second."""
 
-    __slots__ = ("slots", "patterns", "run", "source", "_atoms", "_kept")
+    __slots__ = ("slots", "patterns", "run", "source", "_twins", "_atoms", "_kept")
 
-    def __init__(self, slots: tuple[str, ...], patterns: tuple[Pattern, ...], kept: _KeptAtoms) -> None:
+    def __init__(self, slots: tuple[str, ...], twins: str, kept: _KeptAtoms) -> None:
         self.slots = slots
-        self.patterns = patterns
+        self._twins = twins
         self._kept = kept
+        self.patterns: tuple[Pattern, ...] = ()
+        self.source = ""
         # each atom made from the values: its pattern, whether it is a comparison, and the atoms
         # kept by the values of its variables (each as its term, or its comparison, and its text)
         self._atoms: list[tuple[Pattern, bool, dict[Any, tuple[Any, str]]]] = []
+        self.run: Any = self._first
+
+    def _first(self, values: tuple[int, ...]) -> tuple[str, Derivation]:
+        return self.compile()(values)
+
+    def compile(self) -> Any:
+        """``run``, compiled (once) from the patterns of the rule's record twin."""
+        if self.source:
+            return self.run
+        parsed: list[ast.AST] = []
+        ast.parse_string(self._twins, parsed.append)
+        record = next(t for t in parsed if t.ast_type == ast.ASTType.Rule)
+        patterns = self.patterns = tuple(_pattern(a) for a in record.head.atom.symbol.arguments)
+        slots = self.slots
         env: dict[str, Any] = {"make": self._make, "derivation": new_derivation}
         lines: list[str] = []
         texts: list[str] = []  # the pieces of the sort key's text, each in the f-string that makes it
@@ -831,7 +851,8 @@ class _Rebuild:
         )
         namespace: dict[str, Any] = {}
         exec(compile(self.source, "<record rebuild>", "exec"), env, namespace)  # noqa: S102 (code generated from the knowledge base, constants passed as values)
-        self.run: Any = namespace["run"]
+        self.run = namespace["run"]
+        return self.run
 
     def _make(self, i: int, values: tuple[int, ...], key: Any) -> tuple[Any, str]:
         """Atom ``i`` of the record ``values`` made, and kept by ``key``."""

@@ -285,9 +285,11 @@ def test_a_record_of_values_is_rebuilt_as_the_full_record_reads(monkeypatch) -> 
     rebuilds = [k.rebuild if isinstance(k, engine_module._Shared) else k for k in fresh._tags.values()]
     rebuilds = [r for r in rebuilds if isinstance(r, engine_module._Rebuild)]
     assert len(rebuilds) > 50 and any(isinstance(k, engine_module._Shared) for k in fresh._tags.values())
+    assert not any(r.source or r.patterns for r in rebuilds)  # each is read and compiled when first run
     for rebuild in rebuilds:
+        compiled = rebuild.compile()
 
-        def spy(values, rebuild=rebuild, run=rebuild.run):  # type: ignore[no-untyped-def]
+        def spy(values, rebuild=rebuild, run=compiled):  # type: ignore[no-untyped-def]
             built = run(values)
             seen.append((rebuild, values, built))
             return built
