@@ -29,7 +29,7 @@ from clingo import ast
 
 from . import messages, terms
 from .messages import Pattern, _atom_of, _build, _checked_body, _compare, _literal, _match, _pattern, aggregate_value
-from .result import Derivation
+from .result import Derivation, new_derivation
 
 
 @dataclass(frozen=True)
@@ -579,4 +579,4 @@ def _record(
         + _tuple_text([f"cmp({left},{terms.quote(op)},{right})" for left, op, right in comparisons])
         + ")"
     )
-    return text, Derivation(plan.rule, head_t, facts, missing, comparisons)  # type: ignore[arg-type]
+    return text, new_derivation(plan.rule, head_t, facts, missing, comparisons)  # type: ignore[arg-type]

@@ -307,3 +307,16 @@ def test_a_record_of_values_is_rebuilt_as_the_full_record_reads(monkeypatch) -> 
     assert 0 < kept.count <= 5 and sum(len(t) for t in kept.tables) == kept.count and len(kept.tables) > 100
     for encounter, result in zip(encounters, batch):
         assert result.derivations == fresh.evaluate(encounter, trace=True).derivations, encounter["id"]
+
+
+def test_a_derivation_compares_and_hashes_by_its_fields_not_by_the_order_it_keeps() -> None:
+    from cptkb.reasoner.result import Derivation, new_derivation
+
+    head, fact = terms.of(clingo.Function("in_force", [clingo.String("95860")])), terms.of(clingo.Function("enc_date", [clingo.Number(20240501)]))
+    made = new_derivation("catalog.in_force", head, (fact,), (), ())
+    built = Derivation("catalog.in_force", head, (fact,), (), ())
+    assert made.order() == ("catalog.in_force", ("enc_date(20240501)",))  # worked out and kept on made only
+    assert made == built and hash(made) == hash(built)
+    assert not hasattr(made, "__dict__")  # slots: one object per derivation, no attribute dictionary
+    assert repr(made) == repr(built) and "_order" not in repr(made)
+    assert new_derivation("r", head, (), (), (), (fact,)).members == (fact,)
