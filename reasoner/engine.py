@@ -20,7 +20,7 @@ from clingo._internal import _ffi, _handle_error, _lib
 
 from . import bottomup, cache, derive, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
-from .messages import Pattern, _build, _pattern
+from .messages import Pattern, _build, _build_term, _pattern
 from .loader import ENCOUNTER, MEMBER_TAG, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
 from .result import Derivation, Derived, RawAtom, Result, ShownAtom, build_result, comparison, derivation, new_derivation
 from .validate import Encounter, validate
@@ -857,7 +857,7 @@ class _Rebuild:
     def _make(self, i: int, values: tuple[int, ...], key: Any) -> tuple[Any, str]:
         """Atom ``i`` of the record ``values`` made, and kept by ``key``."""
         pattern, is_comparison, kept = self._atoms[i]
-        t = terms.term(_build(pattern, dict(zip(self.slots, values))))
+        t = _build_term(pattern, dict(zip(self.slots, values)))
         hit = (comparison(t) if is_comparison else t, str(t))
         self._kept.keep(kept, key, hit)
         return hit

@@ -239,6 +239,29 @@ def function(name: str, arguments: Sequence[int]) -> int:
     return p_symbol[0]
 
 
+def function_term(name: str, arguments: tuple[Term, ...]) -> Term:
+    """The term of the function (or tuple, with name "") ``name(arguments...)``: the symbol made in
+    clingo (one call), and its term made from the parts at hand, not read back from the symbol."""
+    rep = function(name, [a._rep for a in arguments])
+    t = _TABLE.get(rep)
+    if t is not None:
+        return t
+    if len(_TABLE) >= TABLE_LIMIT:
+        _TABLE.clear()
+    t = Term.__new__(Term)
+    t._rep = rep
+    t.type = clingo.SymbolType.Function
+    t.name = name
+    t.arguments = arguments
+    t.number = 0
+    t.string = ""
+    t.negative = False
+    t._text = None
+    t._hash = _lib.clingo_symbol_hash(rep)
+    _TABLE[rep] = t
+    return t
+
+
 class AtomReader:
     """Reads the atoms of a model: each atom's name and its arguments' symbol values, two calls into
     clingo per atom. A reader has buffers of its own, so that evaluations in different threads do

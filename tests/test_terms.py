@@ -88,3 +88,22 @@ def test_function_makes_the_symbol_clingo_makes() -> None:
     assert terms.function("any", []) == clingo.Function("any")._rep
     nested = terms.function("f", [terms.function("g", [args[1]._rep])])
     assert str(clingo.Symbol(nested)) == 'f(g("a \\"quoted\\" name"))'  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "name, arguments",
+    [("f", [clingo.Number(1), clingo.Function("g", [clingo.String("a")])]), ("", [clingo.Number(1)]), ("", []), ("c", [])],
+    ids=["function", "one-tuple", "empty-tuple", "constant"],
+)
+def test_a_term_made_from_its_parts_is_the_term_read_from_its_symbol(name, arguments):
+    made = terms.function_term(name, tuple(terms.of(a) for a in arguments))
+    symbol = clingo.Function(name, arguments)
+    assert made is terms.of(symbol)  # interned: made once, found again by the symbol's value
+    assert str(made) == str(symbol) and made == symbol and hash(made) == hash(symbol)
+    assert (made.type, made.name, list(made.arguments), made.negative) == (symbol.type, symbol.name, symbol.arguments, False)
+
+
+def test_a_term_made_from_its_parts_is_the_one_already_read():
+    symbol = clingo.Function("already", [clingo.Number(5)])
+    read = terms.of(symbol)
+    assert terms.function_term("already", (terms.of(clingo.Number(5)),)) is read
