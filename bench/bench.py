@@ -15,7 +15,8 @@ Measures, over the valid encounters of the project's case corpus:
   before is read back) per encounter, without and with the trace, and the trace/no-trace ratio
   (runs in alternating order, the median ratio of neighbouring pairs, at least six); over the
   corpus again and again, then over generated encounters (bench/generate.py) each evaluated once,
-  400 a run and (four pairs) 2000 a run;
+  400 a run and (four pairs) 2000 a run, dates of service over 2012-2026, and (four pairs) 2000 a
+  run dated in the last six months, as a stream of claims is;
 - `cptkb evaluate` end to end as a new process, median;
 - a calibration figure (a fixed Python loop) and resident memory after the runs.
 """
@@ -194,6 +195,16 @@ def main() -> None:
         ", generated encounters each seen once",
         " (2000 per run: ten batches)",
         "batch on a long stream of generated encounters",
+        "pairs",
+    )
+    # The same long stream with the dates of service of a stream of claims (the last six months,
+    # generate's ``recent``): the derivations that read the date (the codes in force on it, the
+    # coverage lists and edit tables that apply) recur, as they do in a claims stream.
+    report_batches(
+        *alternating_batches(engine, 4, lambda i, trace: list(generate(2000, seed=3000 + 2 * i + int(trace), recent=183))),
+        ", generated claims of the last six months each seen once",
+        " (2000 per run: ten batches)",
+        "batch on a long stream of recent claims",
         "pairs",
     )
 

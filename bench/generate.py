@@ -1,6 +1,6 @@
 """Realistic encounters for benchmarks, from a fixed seed: contract v1, every rule family.
 
-    python bench/generate.py N [--seed S] [-o FILE]     (JSON Lines; FILE.gz is compressed)
+    python bench/generate.py N [--seed S] [--recent DAYS] [-o FILE]     (JSON Lines; FILE.gz is compressed)
 
 The mix follows what an electrodiagnostic laboratory sees: mostly one or two
 limbs studied with needle EMG and nerve conduction the same day, then EMG
@@ -11,11 +11,17 @@ trunk-wall muscles, repetitive stimulation, single-fiber EMG, electrode-array
 studies, 2012 dates (the per-nerve codes), facility settings (modifier 26),
 and claims to review, right and wrong. Names are drawn from the installed
 knowledge base's own vocabulary, so every encounter is valid.
+
+Dates of service are spread over 2012-2026 (6% in 2012), so that every
+edition of the code set is met; with ``--recent DAYS`` they fall instead in
+the DAYS days up to 2026-10-31, as in a stream of claims, which are filed
+within weeks or months of the service.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import gzip
 import json
 import random
@@ -44,6 +50,14 @@ class Vocabulary:
         for n in sorted(vocab.nerves.values(), key=lambda n: n.ident):
             nerves.setdefault(n.region, []).append(n.name)
         self.nerves = nerves
+
+
+# the last day of service of a stream of recent claims (generate's ``recent``)
+RECENT_END = datetime.date(2026, 10, 31)
+
+
+def _recent_date(rng: random.Random, days: int) -> str:
+    return (RECENT_END - datetime.timedelta(days=rng.randrange(days))).isoformat()
 
 
 def _date(rng: random.Random) -> str:
@@ -92,8 +106,9 @@ def _limbs(rng: random.Random, n: int) -> list[tuple[str, str]]:
     return rng.sample(every, n)
 
 
-def encounter(rng: random.Random, v: Vocabulary, number: int) -> dict[str, Any]:
-    enc: dict[str, Any] = {"id": f"gen-{number:07d}", "date_of_service": _date(rng)}
+def encounter(rng: random.Random, v: Vocabulary, number: int, recent: int = 0) -> dict[str, Any]:
+    date = _recent_date(rng, recent) if recent else _date(rng)
+    enc: dict[str, Any] = {"id": f"gen-{number:07d}", "date_of_service": date}
     enc["place_of_service"] = rng.choice(FACILITY) if rng.random() < 0.2 else rng.choice(("11", "11", "11", "49"))
     if rng.random() < 0.7:
         enc["payer"] = {"kind": "medicare", "mac": rng.choice(MACS)}
@@ -165,18 +180,20 @@ def encounter(rng: random.Random, v: Vocabulary, number: int) -> dict[str, Any]:
     return enc
 
 
-def generate(count: int, seed: int = 20261127) -> Iterator[dict[str, Any]]:
-    """``count`` encounters from ``seed``: the same seed gives the same encounters."""
+def generate(count: int, seed: int = 20261127, recent: int = 0) -> Iterator[dict[str, Any]]:
+    """``count`` encounters from ``seed``: the same seed gives the same encounters. With ``recent``,
+    their dates of service fall in the ``recent`` days up to :data:`RECENT_END`."""
     rng = random.Random(seed)
     v = Vocabulary()
     for i in range(count):
-        yield encounter(rng, v, i)
+        yield encounter(rng, v, i, recent)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("count", type=int)
     parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--recent", type=int, default=0, metavar="DAYS", help="dates of service in the DAYS days up to 2026-10-31")
     parser.add_argument("-o", "--output", help="a file (.gz: compressed); default standard output")
     args = parser.parse_args()
     if args.output:
@@ -184,7 +201,9 @@ def main() -> None:
         out = opener(args.output, "wt", encoding="utf-8")
     else:
         out = sys.stdout
-    for enc in generate(args.count, args.seed):
+    if args.recent < 0:
+        parser.error(f"--recent: {args.recent} is not a number of days (0 or more)")
+    for enc in generate(args.count, args.seed, args.recent):
         out.write(json.dumps(enc, separators=(",", ":")) + "\n")
     if args.output:
         out.close()

@@ -1,6 +1,6 @@
 """Grounding work counted in instructions, a figure the machine's load does not move. Prints; asserts nothing.
 
-    python bench/instructions.py [--every N | --generated N] [--trace off|on|both] [--batch] [--whole] [--grounded]
+    python bench/instructions.py [--every N | --generated N [--recent DAYS]] [--trace off|on|both] [--batch] [--whole] [--grounded]
 
 Runs valgrind's callgrind (it must be installed) on this same script in a
 child process, once evaluating every N-th valid corpus encounter once and
@@ -16,8 +16,9 @@ grounds nothing; with --grounded the engine grounds it with clingo instead
 (``Engine(bottom_up=False)``), for comparison. With --generated N the
 encounters are N generated ones (bench/generate.py), new ones each time (a new
 seed), so that the figure is that of encounters met for the first time, as in a
-claims stream, not of the corpus met again. Under callgrind a run takes a few
-minutes.
+claims stream, not of the corpus met again; with --recent DAYS their dates of
+service fall in the DAYS days up to 2026-10-31, as the dates of a stream of
+claims do (generate.py). Under callgrind a run takes a few minutes.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _child(every: int, generated: int, repeat: int, trace: bool, batch: bool, whole: bool, grounded: bool) -> None:
+def _child(
+    every: int, generated: int, repeat: int, trace: bool, batch: bool, whole: bool, grounded: bool, recent: int = 0
+) -> None:
     sys.path.insert(0, str(HERE))
     from bench import corpus  # noqa: PLC0415
     from generate import generate  # noqa: PLC0415
@@ -44,7 +47,7 @@ def _child(every: int, generated: int, repeat: int, trace: bool, batch: bool, wh
     encounters = corpus()[::every]
     for time_round in range(repeat):
         if generated:
-            encounters = list(generate(generated, seed=1000 + time_round))
+            encounters = list(generate(generated, seed=1000 + time_round, recent=recent))
         if batch:
             list(engine.evaluate_many(encounters, trace=trace))
         else:
@@ -61,10 +64,17 @@ def _child(every: int, generated: int, repeat: int, trace: bool, batch: bool, wh
 
 
 def _count(
-    every: int, generated: int, repeat: int, trace: bool, batch: bool, whole: bool = False, grounded: bool = False
+    every: int,
+    generated: int,
+    repeat: int,
+    trace: bool,
+    batch: bool,
+    whole: bool = False,
+    grounded: bool = False,
+    recent: int = 0,
 ) -> tuple[int, int]:
     args = [sys.executable, __file__, "--child", str(repeat), "--every", str(every), "--trace", "on" if trace else "off"]
-    args += ["--generated", str(generated)]
+    args += ["--generated", str(generated), "--recent", str(recent)]
     if batch:
         args.append("--batch")
     if whole:
@@ -88,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--every", type=int, default=3)
     parser.add_argument("--generated", type=int, default=0, help="N generated encounters, new ones each time, not the corpus")
+    parser.add_argument("--recent", type=int, default=0, metavar="DAYS", help="with --generated: dates of service in the DAYS days up to 2026-10-31")
     parser.add_argument("--trace", choices=("off", "on", "both"), default="both")
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--whole", action="store_true", help="count every instruction, not only those in ground")
@@ -95,18 +106,20 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        _child(args.every, args.generated, args.child, args.trace == "on", args.batch, args.whole, args.grounded)
+        _child(args.every, args.generated, args.child, args.trace == "on", args.batch, args.whole, args.grounded, args.recent)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: this benchmark counts instructions with callgrind")
     figures = {}
     for trace in {"off": [False], "on": [True], "both": [False, True]}[args.trace]:
-        once, n = _count(args.every, args.generated, 1, trace, args.batch, args.whole, args.grounded)
-        twice, _ = _count(args.every, args.generated, 2, trace, args.batch, args.whole, args.grounded)
+        once, n = _count(args.every, args.generated, 1, trace, args.batch, args.whole, args.grounded, args.recent)
+        twice, _ = _count(args.every, args.generated, 2, trace, args.batch, args.whole, args.grounded, args.recent)
         figures[trace] = (twice - once) / n
         mode = "batch" if args.batch else "single (grounded)" if args.grounded else "single"
         where = "in all" if args.whole else "in ground"
         what = "new generated encounters" if args.generated else "encounters"
+        if args.generated and args.recent:
+            what += f" dated in the last {args.recent} days"
         print(f"{mode} evaluation{' with trace' if trace else ''}: {figures[trace] / 1e6:.2f} M instructions {where} per encounter ({n} {what})")
     if len(figures) == 2:
         print(f"trace / no trace: {figures[True] / figures[False]:.2f}x")
