@@ -91,9 +91,12 @@ class Engine:
         # (reasoner/bottomup.py), made when first needed
         self._stratified: bottomup.Stratified | None = None
         # reading batch models: what each predicate holds (Engine._kind), and the derivations
-        # rebuilt from the values of marked rules' variables
+        # rebuilt from the values of marked rules' variables, kept in two generations: one met
+        # again in the older is moved to the newer; when the newer holds _BOUND_LIMIT, the older
+        # is dropped and the newer takes its place (what the last batches met stays)
         self._kinds: dict[str, str | _Rebuild | _Shared] = {}
         self._bound: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
+        self._bound_older: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
         self._kept_atoms = _KeptAtoms()  # the atoms of rebuilt derivations (see _Rebuild)
         self._tags: dict[int, Any] | None = None  # see _tag_kinds
         # the thread that grounds batches while evaluate_many reads the one before (made when first needed)
@@ -349,7 +352,9 @@ class Engine:
             by_parts.clear()
         bound = self._bound
         if len(bound) >= _BOUND_LIMIT:
-            bound.clear()
+            self._bound_older, bound = bound, {}
+            self._bound = bound
+        older = self._bound_older
         kinds = self._kinds
         tags = self._tags
         if tags is None:
@@ -391,14 +396,20 @@ class Engine:
                 key = tuple(args)
                 built = bound.get(key)
                 if built is None:
-                    built = bound[key] = kind.run(key[1:])
+                    built = older.get(key)
+                    if built is None:
+                        built = kind.run(key[1:])
+                    bound[key] = built
                 found[k].append(built)
                 continue
             if kind.__class__ is _Shared:
                 key = (name, *args)
                 built = bound.get(key)
                 if built is None:
-                    built = bound[key] = kind.rebuild.run(key[1 + kind.arity :])
+                    built = older.get(key)
+                    if built is None:
+                        built = kind.rebuild.run(key[1 + kind.arity :])
+                    bound[key] = built
                 by_fact = shared.get(kind.fact)
                 if by_fact is None:
                     by_fact = shared[kind.fact] = {}
@@ -730,7 +741,8 @@ class _Shared(NamedTuple):
     rebuild: _Rebuild
 
 
-# derivations rebuilt from the values of a marked rule's variables, kept (see Engine._batch_atoms)
+# derivations rebuilt from the values of a marked rule's variables, kept: each of the two
+# generations holds this many at most, and the records of one batch more (see Engine._bound)
 _BOUND_LIMIT = 50_000
 # the atoms of an engine's rebuilt derivations kept at most (see _KeptAtoms)
 _ATOMS_LIMIT = 200_000

@@ -320,3 +320,45 @@ def test_a_derivation_compares_and_hashes_by_its_fields_not_by_the_order_it_keep
     assert not hasattr(made, "__dict__")  # slots: one object per derivation, no attribute dictionary
     assert repr(made) == repr(built) and "_order" not in repr(made)
     assert new_derivation("r", head, (), (), (), (fact,)).members == (fact,)
+
+
+def test_rebuilt_derivations_are_kept_in_two_generations(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Engine._batch_atoms keeps each rebuilt derivation by its record's values: a derivation met
+    again in the older generation is not rebuilt (it moves to the newer one); when the newer
+    generation holds _BOUND_LIMIT, the older is dropped and the newer takes its place, so that what
+    the last batches met stays and what they did not is forgotten."""
+    from cptkb.reasoner import engine as engine_module
+
+    limit = 400
+    monkeypatch.setattr(engine_module, "_BOUND_LIMIT", limit)
+    fresh = Engine()
+    fresh._tags = fresh._tag_kinds()
+    runs: list[tuple[int, ...]] = []
+    for kind in fresh._tags.values():
+        rebuild = kind.rebuild if isinstance(kind, engine_module._Shared) else kind
+        if isinstance(rebuild, engine_module._Rebuild):
+            compiled = rebuild.compile()
+
+            def spy(values, run=compiled):  # type: ignore[no-untyped-def]
+                runs.append(values)
+                return run(values)
+
+            rebuild.run = spy
+
+    def evaluate(encounters: list[dict]) -> list[object]:
+        runs.clear()
+        return [r.derivations for r in fresh.evaluate_many(encounters, trace=True, batch_size=10)]
+
+    first, others = list(generate(10, seed=21)), list(generate(200, seed=22))
+    traced = evaluate(first)
+    assert len(runs) >= limit  # all new: the newer generation is full after this batch
+    newer = fresh._bound
+    assert evaluate(first) == traced and runs == []  # all kept (the full generation is now the older)
+    assert fresh._bound_older is newer and len(fresh._bound) > 0
+    older = fresh._bound_older
+    derivations = evaluate(others)  # many batches: each generation fills and is dropped in turn
+    assert fresh._bound_older is not older and fresh._bound_older is not newer
+    # a generation is full from the batch that takes it past the limit: at most a batch's records more
+    most = max(sum(len(d) for d in derivations[i : i + 10]) for i in range(0, len(derivations), 10))
+    assert len(fresh._bound) < limit + most and len(fresh._bound_older) < limit + most
+    assert evaluate(first) == traced and runs != []  # forgotten: rebuilt, the same
