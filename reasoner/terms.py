@@ -104,23 +104,30 @@ class Term:
 _TABLE: dict[int, Term] = {}
 
 
-def term(rep: int) -> Term:
-    """The term of the clingo symbol with value ``rep``."""
-    t = _TABLE.get(rep)
-    if t is not None:
-        return t
+def _blank(rep: int, kind: clingo.SymbolType) -> Term:
+    """A new term of the symbol ``rep``, of type ``kind``, its parts empty (the table emptied first
+    if it is full; the caller fills the parts, the hash, and puts the term in the table)."""
     if len(_TABLE) >= TABLE_LIMIT:
         _TABLE.clear()
     t = Term.__new__(Term)
     t._rep = rep
-    kind = _lib.clingo_symbol_type(rep)
-    t.type = _TYPES[kind]
+    t.type = kind
     t.name = ""
     t.arguments = ()
     t.number = 0
     t.string = ""
     t.negative = False
     t._text = None
+    return t
+
+
+def term(rep: int) -> Term:
+    """The term of the clingo symbol with value ``rep``."""
+    t = _TABLE.get(rep)
+    if t is not None:
+        return t
+    kind = _lib.clingo_symbol_type(rep)
+    t = _blank(rep, _TYPES[kind])
     if kind == _FUNCTION:
         p_name = _ffi.new("char**")
         _handle_error(_lib.clingo_symbol_name(rep, p_name))
@@ -246,17 +253,9 @@ def function_term(name: str, arguments: tuple[Term, ...]) -> Term:
     t = _TABLE.get(rep)
     if t is not None:
         return t
-    if len(_TABLE) >= TABLE_LIMIT:
-        _TABLE.clear()
-    t = Term.__new__(Term)
-    t._rep = rep
-    t.type = clingo.SymbolType.Function
+    t = _blank(rep, clingo.SymbolType.Function)
     t.name = name
     t.arguments = arguments
-    t.number = 0
-    t.string = ""
-    t.negative = False
-    t._text = None
     t._hash = _lib.clingo_symbol_hash(rep)
     _TABLE[rep] = t
     return t
