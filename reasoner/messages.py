@@ -357,7 +357,6 @@ def _build(pattern: Pattern, binding: dict[str, int]) -> int:
     return terms.function(pattern[1], [_build(p, binding) for p in pattern[2]])
 
 
-
 def _build_term(pattern: Pattern, binding: dict[str, int]) -> terms.Term:
     """The term of ``pattern`` with its variables bound (as :func:`_build`, its functions made as
     terms directly: see terms.function_term)."""
@@ -367,6 +366,7 @@ def _build_term(pattern: Pattern, binding: dict[str, int]) -> terms.Term:
     if kind == "v":
         return terms.term(binding[pattern[1]])
     return terms.function_term(pattern[1], tuple([_build_term(p, binding) for p in pattern[2]]))
+
 
 class Unsettled(Exception):
     """An atom the grounder did not settle (not a fact), met with no model to ask."""
