@@ -23,7 +23,7 @@ from typing import Any
 import clingo
 import networkx as nx
 
-from cptkb.reasoner.result import Result
+from cptkb.reasoner.result import SET_NODE, Result
 from cptkb.reasoner.vocab import Vocabulary
 
 
@@ -161,7 +161,6 @@ def render_dot(graph: nx.DiGraph) -> str:
 # --- the node-link JSON text without building a graph (batch output) ------------------------------
 
 _NODE_TEXT: dict[tuple[str, str], str] = {}
-_RULE_TEXT: dict[Any, tuple[str, str, str, tuple[tuple[Any, str], ...], tuple[Any, ...], tuple[Any, ...]]] = {}
 _QUOTED: dict[str, str] = {}
 _CACHE_LIMIT = 20_000
 
@@ -170,27 +169,36 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
+# A string as json.dumps(..., ensure_ascii=False) writes it (its encoder, in C, without the call
+# through json.dumps and JSONEncoder: a tenth of the time).
+_quote = json.encoder.encode_basestring
+
+
 def _atom_node(prefix: str, kind: str, atom: Any) -> tuple[str, str]:
     key = f"{prefix}{atom}"
     text = _NODE_TEXT.get((key, kind))
     if text is None:
         if len(_NODE_TEXT) >= _CACHE_LIMIT:
             _NODE_TEXT.clear()
-        text = _NODE_TEXT[(key, kind)] = _dumps({"id": key, "kind": kind, "atom": str(atom)})
+        # _dumps({"id": key, "kind": kind, "atom": str(atom)}), written directly
+        text = _NODE_TEXT[(key, kind)] = f'{{"id": {_quote(key)}, "kind": {_quote(kind)}, "atom": {_quote(str(atom))}}}'
     return key, text
 
 
 def _application(d: Any, vocab: Vocabulary) -> tuple[str, str, str, tuple[tuple[Any, str], ...], tuple[Any, ...], tuple[Any, ...]]:
-    """A derivation's rule node (key, JSON), its head key, and its premises, members and absences."""
-    hit = _RULE_TEXT.get(d)
-    if hit is None:
-        app, attributes = _rule_node(d, vocab)
-        node = {"id": app, **attributes}
-        if len(_RULE_TEXT) >= _CACHE_LIMIT:
-            _RULE_TEXT.clear()
-        edges = tuple((p, "premise") for p in d.facts) + tuple((m, "counted") for m in d.members)
-        hit = _RULE_TEXT[d] = (app, _dumps(node), f"atom:{d.head}", edges, d.absent, (d.head,))
-    return hit
+    """A derivation's rule node (key, JSON), its head key, and its premises, members and absences:
+    made once per derivation and vocabulary, and kept on the derivation (result.Derivation._node),
+    which the engine keeps while the derivation recurs (a table of them, emptied when full, was too
+    small for a stream of encounters: nearly half of them were made again)."""
+    kept = d._node
+    if kept is not None and kept[0] is vocab:
+        return kept[1]
+    app, attributes = _rule_node(d, vocab)
+    node = {"id": app, **attributes}
+    edges = tuple((p, "premise") for p in d.facts) + tuple((m, "counted") for m in d.members)
+    made = (app, _dumps(node), f"atom:{d.head}", edges, d.absent, (d.head,))
+    SET_NODE(d, (vocab, made))
+    return made
 
 
 def node_link_text(result: Result, vocab: Vocabulary, all_derivations: bool = False) -> str:
@@ -250,10 +258,10 @@ def node_link_text(result: Result, vocab: Vocabulary, all_derivations: bool = Fa
     for u, v in sorted(links):
         qu = quoted.get(u)
         if qu is None:
-            qu = quoted[u] = _dumps(u)
+            qu = quoted[u] = _quote(u)
         qv = quoted.get(v)
         if qv is None:
-            qv = quoted[v] = _dumps(v)
+            qv = quoted[v] = _quote(v)
         parts.append(f'{{"source": {qu}, "target": {qv}, "role": "{links[(u, v)]}"}}')
     link_text = ", ".join(parts)
     return f'{{"directed": true, "nodes": [{node_text}], "links": [{link_text}]}}'

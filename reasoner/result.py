@@ -89,6 +89,9 @@ class Derivation:
     members: tuple[clingo.Symbol, ...] = ()
     # the sort key order() works out, kept (not a field: not compared, copied or shown)
     _order: tuple[str, tuple[str, ...]] | None = field(default=None, init=False, repr=False, compare=False)
+    # the derivation's rule node as the batch's explanation writes it (explain.graph._application),
+    # kept with the derivation while it is kept, the same way
+    _node: Any = field(default=None, init=False, repr=False, compare=False)
 
     def order(self) -> tuple[str, tuple[str, ...]]:
         """The order in which justifications take a head's derivations: by rule id, then premises as
@@ -103,8 +106,9 @@ class Derivation:
 # A derivation's slots set directly (a frozen dataclass's __init__ sets its fields one by one
 # through object.__setattr__, each looked up by name): see new_derivation.
 _NEW = object.__new__
-_SET_RULE, _SET_HEAD, _SET_FACTS, _SET_ABSENT, _SET_COMPARISONS, _SET_MEMBERS, _SET_ORDER = (
-    Derivation.__dict__[name].__set__ for name in ("rule", "head", "facts", "absent", "comparisons", "members", "_order")
+_SET_RULE, _SET_HEAD, _SET_FACTS, _SET_ABSENT, _SET_COMPARISONS, _SET_MEMBERS, _SET_ORDER, SET_NODE = (
+    Derivation.__dict__[name].__set__
+    for name in ("rule", "head", "facts", "absent", "comparisons", "members", "_order", "_node")
 )
 
 
@@ -127,6 +131,7 @@ def new_derivation(
     _SET_COMPARISONS(d, comparisons)
     _SET_MEMBERS(d, members)
     _SET_ORDER(d, None)
+    SET_NODE(d, None)
     return d
 
 

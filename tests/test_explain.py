@@ -193,3 +193,34 @@ def test_node_link_text_is_the_graph_s_node_link_json(engine: Engine, valid_case
         for every in (False, True):
             expected = json.dumps(node_link(build_graph(result, engine.vocab, every)), ensure_ascii=False)
             assert node_link_text(result, engine.vocab, every) == expected, (case.name, every)
+
+
+def test_a_rule_node_is_made_once_per_derivation_and_vocabulary(engine: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """node_link_text keeps each derivation's rule node on the derivation (explain.graph._application):
+    written again for the same derivations it makes none; for another vocabulary (another knowledge
+    base's sources) it makes them again, and the text follows that vocabulary (a derivation keeps
+    the node of the vocabulary it was last written with)."""
+    import copy
+    import dataclasses
+
+    from cptkb.explain import graph
+    from cptkb.explain.graph import node_link_text
+
+    made: list[str] = []
+    rule_node = graph._rule_node
+    monkeypatch.setattr(graph, "_rule_node", lambda d, vocab: made.append(d.rule) or rule_node(d, vocab))
+    muscles = ("deltoid", "biceps_brachii", "triceps", "first_dorsal_interosseous", "abductor_pollicis_brevis")
+    encounter = {"id": "kept", "date_of_service": "2026-11-02", "needle_emg": [{"muscle": m, "side": "left"} for m in muscles]}
+    result = engine.evaluate(encounter, trace=True)
+    vocab = copy.deepcopy(engine.vocab)  # its own: no derivation holds a rule node made for it
+    first = node_link_text(result, vocab)
+    count = len(made)
+    assert 0 < count <= len(result.derivations)
+    rule = made[0]
+    made.clear()
+    assert node_link_text(result, vocab) == first and made == []  # kept: none made again
+    other = copy.deepcopy(engine.vocab)
+    other.rules[rule] = dataclasses.replace(other.rules[rule], document="another source")
+    again = node_link_text(result, other)
+    assert len(made) == count
+    assert '"document": "another source"' in again and '"document": "another source"' not in first
