@@ -102,14 +102,23 @@ class Derivation:
             _SET_ORDER(self, key)
         return key
 
+    # pickled and copied without what it keeps (a rule node holds the vocabulary it was made for)
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.rule, self.head, self.facts, self.absent, self.comparisons, self.members)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for setter, value in zip(_SETTERS, (*state, None, None)):
+            setter(self, value)
+
 
 # A derivation's slots set directly (a frozen dataclass's __init__ sets its fields one by one
 # through object.__setattr__, each looked up by name): see new_derivation.
 _NEW = object.__new__
-_SET_RULE, _SET_HEAD, _SET_FACTS, _SET_ABSENT, _SET_COMPARISONS, _SET_MEMBERS, _SET_ORDER, SET_NODE = (
+_SETTERS = tuple(
     Derivation.__dict__[name].__set__
     for name in ("rule", "head", "facts", "absent", "comparisons", "members", "_order", "_node")
 )
+_SET_RULE, _SET_HEAD, _SET_FACTS, _SET_ABSENT, _SET_COMPARISONS, _SET_MEMBERS, _SET_ORDER, SET_NODE = _SETTERS
 
 
 def new_derivation(

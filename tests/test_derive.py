@@ -9,6 +9,7 @@ over the grounded atoms. tests/test_api.py compares single evaluations (derived 
 from __future__ import annotations
 
 import copy
+import pickle
 import sys
 from pathlib import Path
 
@@ -320,6 +321,8 @@ def test_a_derivation_compares_and_hashes_by_its_fields_not_by_the_order_it_keep
     assert not hasattr(made, "__dict__")  # slots: one object per derivation, no attribute dictionary
     assert repr(made) == repr(built) and "_order" not in repr(made)
     assert new_derivation("r", head, (), (), (), (fact,)).members == (fact,)
+    for copied in (pickle.loads(pickle.dumps(made)), copy.deepcopy(made), copy.copy(made)):
+        assert copied == made and copied._order is None  # pickled and copied without what it keeps
 
 
 def test_rebuilt_derivations_are_kept_in_two_generations(monkeypatch) -> None:  # type: ignore[no-untyped-def]
