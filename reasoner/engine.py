@@ -20,7 +20,7 @@ from clingo._internal import _ffi, _handle_error, _lib
 
 from . import bottomup, cache, derive, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
-from .messages import Pattern, _build, _build_term, _pattern
+from .messages import Pattern, _build_term, _pattern
 from .loader import ENCOUNTER, MEMBER_TAG, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
 from .result import Derivation, Derived, RawAtom, Result, ShownAtom, build_result, comparison, derivation, new_derivation
 from .validate import Encounter, validate
@@ -827,7 +827,7 @@ class _Rebuild:
             """The expressions of an atom's item and text (made and kept, unless the atom is fixed)."""
             at = sorted({slots.index(v) for v in derive._vars(pattern, set())})
             if not at:
-                t = terms.term(_build(pattern, {}))
+                t = _build_term(pattern, {})
                 return constant(comparison(t) if is_comparison else t), constant(str(t))
             i = len(self._atoms)
             self._atoms.append((pattern, is_comparison, self._kept.table()))
