@@ -196,13 +196,13 @@ def main() -> None:
     parser.add_argument("--recent", type=int, default=0, metavar="DAYS", help="dates of service in the DAYS days up to 2026-10-31")
     parser.add_argument("-o", "--output", help="a file (.gz: compressed); default standard output")
     args = parser.parse_args()
+    if args.recent < 0:
+        parser.error(f"--recent: {args.recent} is not a number of days (0 or more)")
     if args.output:
         opener = gzip.open if args.output.endswith(".gz") else open
         out = opener(args.output, "wt", encoding="utf-8")
     else:
         out = sys.stdout
-    if args.recent < 0:
-        parser.error(f"--recent: {args.recent} is not a number of days (0 or more)")
     for enc in generate(args.count, args.seed, args.recent):
         out.write(json.dumps(enc, separators=(",", ":")) + "\n")
     if args.output:
