@@ -93,6 +93,8 @@ def naive(engine: Engine, lines: list[str], trace: bool) -> tuple[float, list[st
     """(a): parse the whole knowledge base into a fresh control for every encounter."""
     loaded = engine.program
     program = loaded.select(frozenset(loaded.dynamic), trace, text=True) + "\n" + "\n".join(loaded.keyed.values())
+    # with the trace the fact rules are grounded as written, their derivations given by the reasoner
+    by_fact = engine._by_fact.chosen(loaded.marked_chosen(frozenset(loaded.dynamic), trace)) if trace else None
     out = []
     start = time.perf_counter()
     for line in lines:
@@ -107,7 +109,7 @@ def naive(engine: Engine, lines: list[str], trace: bool) -> tuple[float, list[st
         ctl.ground([("base", [])])
         with ctl.solve(yield_=True) as handle:
             (values,) = [terms.shown_values(m) for m in handle]
-        (atoms,) = engine._batch_atoms(values, [enc.facts])
+        (atoms,) = engine._batch_atoms(values, [enc.facts], by_fact, list(loaded.keyed))
         result = build_result(enc, atoms, engine.vocab)
         data = result.to_dict()
         if trace:

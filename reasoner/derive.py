@@ -152,6 +152,20 @@ def compile_rule(rule: ast.AST) -> RulePlan | None:
     return compile_literals(head.name, tuple(_pattern(a) for a in head.arguments), [_literal(lit) for lit in ordered])
 
 
+def compile_values(text: str, slots: tuple[str, ...]) -> RulePlan | None:
+    """The plan of a marked rule's record twin (``text``: the twin as the grounder gets it) that
+    gives, for each way its body holds, the values of the variables ``slots`` (the head arguments
+    ``run`` sets), or None when the body is outside the fragment the reasoner evaluates."""
+    parsed: list[ast.AST] = []
+    ast.parse_string(text, parsed.append)
+    record = next((s for s in parsed if s.ast_type == ast.ASTType.Rule), None)
+    if record is None:
+        return None
+    loc = record.location
+    values = ast.Function(loc, "values", [ast.Variable(loc, v) for v in slots], 0)
+    return compile_rule(ast.Rule(loc, ast.Literal(loc, ast.Sign.NoSign, ast.SymbolicAtom(values)), record.body))
+
+
 def compile_literals(name: str, head: tuple[Pattern, ...], literals: list[Any]) -> RulePlan:
     """The plan of the rule name(head) :- literals (compiled by messages._literal, in evaluation order)."""
     source, env = _Generator().function(literals, head)

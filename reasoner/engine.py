@@ -10,15 +10,16 @@ import weakref
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from collections.abc import Iterable, Iterator, Mapping
 
 import clingo
 from clingo import ast
 from clingo._internal import _ffi, _handle_error, _lib
 
-from . import bottomup, cache, derive, messages, terms
+from . import bottomup, byfact, cache, derive, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .messages import Pattern, _build_term, _pattern
 from .loader import ENCOUNTER, MEMBER_TAG, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
@@ -86,7 +87,8 @@ class Engine:
         self._messages = messages.Compiled(texts)
         # each marked rule's twins compiled for the reasoner (derive.py), when first needed
         self._plans: dict[int, derive.TwinPlan | None] = {}
-        self._reference: derive.Reference | None = None
+        # the reference data read for the reasoner, when first needed (see derive.Reference)
+        self._reference = _LazyReference(self._static_atoms, self._keyed_atoms, self.program.keyed_tables)
         # the encounter rules in strata order, for the reasoner's evaluation of an encounter alone
         # (reasoner/bottomup.py), made when first needed
         self._stratified: bottomup.Stratified | None = None
@@ -94,11 +96,14 @@ class Engine:
         # rebuilt from the values of marked rules' variables, kept in two generations: one met
         # again in the older is moved to the newer; when the newer holds _BOUND_LIMIT, the older
         # is dropped and the newer takes its place (what the last batches met stays)
-        self._kinds: dict[str, str | _Rebuild | _Shared] = {}
+        self._kinds: dict[str, str | _Rebuild] = {}
         self._bound: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
         self._bound_older: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
         self._kept_atoms = _KeptAtoms()  # the atoms of rebuilt derivations (see _Rebuild)
         self._tags: dict[int, Any] | None = None  # see _tag_kinds
+        # the derivations of a traced batch's fact rules, worked out per input fact and kept (reasoner/byfact.py)
+        # (given what they need, not the engine: an engine is freed when no longer referred to)
+        self._by_fact = byfact.FactRules(self.program, partial(_rebuild_of, self.program, self._kept_atoms), self._reference)
         # the thread that grounds batches while evaluate_many reads the one before (made when first needed)
         self._grounder: ThreadPoolExecutor | None = None
         self.bottom_up = bottom_up
@@ -299,13 +304,16 @@ class Engine:
         keys: set[str] = set()
         for enc in encounters:
             keys |= enc.keys
-        ctl = self._control(statements, self.program.keyed_keys(keys), facts, single=False)
+        keyed = self.program.keyed_keys(keys)
+        ctl = self._control(statements, keyed, facts, single=False)
+        # with the trace, the fact rules the batch grounds as written (their derivations are the reasoner's)
+        by_fact = self._by_fact.chosen(self.program.marked_chosen(inputs, trace)) if trace else None
         if not background:
-            return _Batch(encounters, facts, ctl, None, _answers(ctl))
+            return _Batch(encounters, facts, keyed, by_fact, ctl, None, _answers(ctl))
         if self._grounder is None:
             self._grounder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cptkb-ground")
             weakref.finalize(self, self._grounder.shutdown, wait=False)
-        return _Batch(encounters, facts, ctl, self._grounder.submit(_answers, ctl))
+        return _Batch(encounters, facts, keyed, by_fact, ctl, self._grounder.submit(_answers, ctl))
 
     def _discard(self, batch: _Batch) -> None:
         """Free the control of a batch :meth:`_start` started, once its grounding is over (a batch read
@@ -325,7 +333,7 @@ class Engine:
         try:
             answers = batch.answers if batch.pending is None else batch.pending.result()
             # read before the control is handed back (see _discard)
-            per = self._batch_atoms(answers[0], batch.facts) if len(answers) == 1 else []
+            per = self._batch_atoms(answers[0], batch.facts, batch.by_fact, batch.keyed) if len(answers) == 1 else []
         finally:
             self._discard(batch)
         self._check_answers(batch.encounters, answers)
@@ -339,12 +347,17 @@ class Engine:
             raise KnowledgeBaseFault(f"the knowledge base gave {len(answers)} answers for {ids}; it must give exactly one")
 
     def _batch_atoms(
-        self, values: list[int], facts: list[list[tuple[str, tuple[Any, ...]]]]
+        self,
+        values: list[int],
+        facts: list[list[tuple[str, tuple[Any, ...]]]],
+        by_fact: byfact.Chosen | None = None,
+        keyed: list[str] | None = None,
     ) -> list[list[ShownAtom | RawAtom | Derived]]:
         """The shown atoms of a batch model (``values``), by encounter (``facts``: each encounter's
         input facts), without the encounter number; each encounter's derivation records and aggregate
-        members read into one :class:`Derived`. A record shared by the encounters with the same input
-        fact (loader._shared_twins) goes to each encounter that has the fact."""
+        members read into one :class:`Derived`, with (``by_fact``: the fact rules the batch grounded
+        as written, FactRules.chosen; ``keyed``: the keys whose keyed rows it held) the derivations
+        of the fact rules through its input facts (reasoner/byfact.py)."""
         count = len(facts)
         numbers = _encounter_numbers(count)
         by_parts = _SHOWN_BY_PARTS
@@ -362,8 +375,6 @@ class Engine:
         per: list[list[ShownAtom | RawAtom | Derived]] = [[] for _ in range(count)]
         found: list[list[tuple[str, Derivation]]] = [[] for _ in range(count)]
         members: dict[int, dict[tuple[str, int], list[int]]] = {}
-        # shared records by the input fact's name, then by the fact's argument values
-        shared: dict[str, dict[tuple[int, ...], list[tuple[str, Derivation]]]] = {}
         # A record or member ends with its tag (loader.MEMBER_TAG, loader._binding_twins): its
         # arguments tell what it is, one call into clingo; any other atom is known by its name.
         # (The loop calls clingo's C functions itself, as reasoner/terms.py does: a call through
@@ -402,24 +413,6 @@ class Engine:
                     bound[key] = built
                 found[k].append(built)
                 continue
-            if kind.__class__ is _Shared:
-                key = (name, *args)
-                built = bound.get(key)
-                if built is None:
-                    built = older.get(key)
-                    if built is None:
-                        built = kind.rebuild.run(key[1 + kind.arity :])
-                    bound[key] = built
-                by_fact = shared.get(kind.fact)
-                if by_fact is None:
-                    by_fact = shared[kind.fact] = {}
-                fact = tuple(args[: kind.arity])
-                records = by_fact.get(fact)
-                if records is None:
-                    by_fact[fact] = [built]
-                else:
-                    records.append(built)
-                continue
             k = numbers[args[0]]
             args[0] = name  # the atom without its encounter number: (name, arguments...)
             if kind is _SHOWN:
@@ -441,13 +434,8 @@ class Engine:
                     heads.append(member)
             else:  # _RECORD: a derivation record in full
                 found[k].append(derivation(tuple(args[1:])))
-        if shared:
-            for k, fs in enumerate(facts):
-                given = {(name, tuple([a._rep for a in args])) for name, args in fs if name in shared}
-                for name, fact in given:  # each fact once, as clingo holds it once
-                    records = shared[name].get(fact)
-                    if records is not None:
-                        found[k].extend(records)
+        if by_fact is not None:
+            self._by_fact.derivations(by_fact, facts, keyed or [], found)
         for k, records in enumerate(found):
             if records or k in members:
                 per[k].append(Derived("derivations", records, members.get(k, {})))
@@ -457,30 +445,23 @@ class Engine:
         """What each tag a batch's records and members end with says the atom holds (see _kind), by
         the tag's symbol value: a record's tag is its predicate's name (loader._binding_twins)."""
         tags: dict[int, Any] = {clingo.Function(MEMBER_TAG)._rep: _MEMBER}
-        for rule in self.program.rules:
+        for i, rule in enumerate(self.program.rules):
             if rule.record is not None:
-                tags[clingo.Function(rule.record[0])._rep] = self._record_kind(rule)
+                tags[clingo.Function(rule.record[0])._rep] = _rebuild_of(self.program, self._kept_atoms, i)
         return tags
 
-    def _kind(self, name: str) -> str | _Rebuild | _Shared:
+    def _kind(self, name: str) -> str | _Rebuild:
         """What a predicate of a batch model holds: a shown atom, a derivation record, an aggregate
         member, or the values of a marked rule's variables (then the variables and the patterns of
-        the record's arguments, from its twin for an encounter alone; for a record shared by the
-        encounters with the same input fact, with that fact's name and arity too)."""
+        the record's arguments, from its twin for an encounter alone)."""
         if name == "prov_member":
             return _MEMBER
         if not is_prov_name(name):
             return _SHOWN
-        for rule in self.program.rules:
+        for i, rule in enumerate(self.program.rules):
             if rule.record is not None and rule.record[0] == name:
-                return self._record_kind(rule)
+                return _rebuild_of(self.program, self._kept_atoms, i)
         return _RECORD
-
-    def _record_kind(self, rule: Any) -> _Rebuild | _Shared:
-        """What the batch records of the values of marked rule ``rule``'s variables hold (see _kind)."""
-        twins = self.program.named.get(rule.single_twins, rule.single_twins)
-        rebuild = _Rebuild(rule.record[1], twins, self._kept_atoms)
-        return rebuild if rule.shared is None else _Shared(rule.shared[0], rule.shared[1], rebuild)
 
     @staticmethod
     def _check_faults(encounters: list[Encounter], per: list[list[ShownAtom | RawAtom | Derived]]) -> None:
@@ -517,9 +498,7 @@ class Engine:
 
     def _reference_data(self) -> derive.Reference:
         """The reference atoms, read once per engine (see derive.Reference)."""
-        if self._reference is None:
-            self._reference = derive.Reference(self._static_atoms, self._keyed_atoms, self.program.keyed_tables)
-        return self._reference
+        return self._reference()
 
     def _shown_signatures(self, statements: list[ast.AST]) -> list[tuple[str, int, bool]] | None:
         """The signatures a selection's #show statements name (None if it shows terms too)."""
@@ -710,6 +689,9 @@ class _Batch:
 
     encounters: list[Encounter]
     facts: list[list[tuple[str, tuple[Any, ...]]]]  # each encounter's input facts, as added to the control
+    keyed: list[str]  # the keys whose keyed rows the control holds
+    # with the trace, the fact rules grounded as written (reasoner/byfact.py, FactRules.chosen)
+    by_fact: byfact.Chosen | None
     control: clingo.Control | None
     pending: Future[list[list[int]]] | None
     answers: list[list[int]] = field(default_factory=list)
@@ -729,16 +711,6 @@ def _answers(ctl: clingo.Control) -> list[list[int]]:
 
 
 _SHOWN, _RECORD, _MEMBER = "shown", "record", "member"
-
-
-class _Shared(NamedTuple):
-    """A batch's records of a marked rule shared by the encounters with the same input fact
-    (loader._shared_twins): the fact's name and arity (its arguments come first in a record), and
-    the variables and patterns the record is rebuilt from."""
-
-    fact: str
-    arity: int
-    rebuild: _Rebuild
 
 
 # derivations rebuilt from the values of a marked rule's variables, kept: each of the two
@@ -771,6 +743,27 @@ class _KeptAtoms:
             self.count = 0
         table[key] = atom
         self.count += 1
+
+
+class _LazyReference:
+    """An engine's reference data for the reasoner (derive.Reference), read when first called for."""
+
+    __slots__ = ("_sources", "_read")
+
+    def __init__(self, *sources: Any) -> None:
+        self._sources = sources
+        self._read: derive.Reference | None = None
+
+    def __call__(self) -> derive.Reference:
+        if self._read is None:
+            self._read = derive.Reference(*self._sources)
+        return self._read
+
+
+def _rebuild_of(program: Any, kept: _KeptAtoms, index: int) -> _Rebuild:
+    """What rebuilds the derivations of marked rule ``index`` from the values of its variables."""
+    rule = program.rules[index]
+    return _Rebuild(rule.record[1], program.named.get(rule.single_twins, rule.single_twins), kept)
 
 
 class _Rebuild:

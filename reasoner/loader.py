@@ -33,7 +33,10 @@ by one rule per head predicate::
 
 so that each body is joined once. In a batch the record twin records only
 the values of the rule's variables, which the reasoner rebuilds the record
-from (:func:`_binding_twins`). The rules stay as written, the trace cannot
+from (:func:`_binding_twins`); a rule whose derivations depend on one input
+fact at a time is grounded as written in a batch too, and the reasoner gives
+its derivations per fact (:func:`_fact_of`, reasoner/byfact.py). The rules
+stay as written, the trace cannot
 drift from them, and a new rule family needs no Python.
 """
 
@@ -49,6 +52,7 @@ from collections.abc import Iterable, Sequence
 import clingo
 from clingo import ast
 
+from .derive import compile_values
 from .guards import OPERATORS, GuardSet, derive as derive_guards
 from .messages import _supported as supported_term, finding_of as message_of, is_check, portable_rule
 
@@ -385,76 +389,88 @@ def _binding_twins(name: str, rule: ast.AST, twins: list[ast.AST]) -> tuple[list
     return rules, slots
 
 
-def shared_name(number: int) -> str:
-    """The predicate of a batch's shared records of the ``number``-th marked rule (see
-    :func:`_shared_twins`); the predicate of their keys ends in ``k`` instead."""
-    return f"{PROV_PREFIX}{number}s"
+# A negated input literal of a fact rule (see :func:`_fact_of`): its predicate's name and arity, and
+# per argument ("v", i) the fact's argument i, ("c", text) a constant, or None any value (``_``).
+Blocker = tuple[str, int, tuple[tuple[str, Any] | None, ...]]
 
 
-def _shared_twins(
-    name: str, rule: ast.AST, twins: list[ast.AST], dynamic: set[Signature]
-) -> tuple[list[tuple[ast.AST, bool]], tuple[str, ...], Signature] | None:
-    """The twins of a marked rule for a batch, recording each derivation once for every encounter
-    that has the same input fact, when the rule depends on the encounter through that one fact: the
-    twins (each with whether it carries the encounter number), the variables in the order recorded
-    and the input fact's signature; None for any other rule.
+def _fact_of(
+    twins: list[ast.AST], dynamic: set[Signature], defined: set[Signature]
+) -> tuple[Signature, tuple[Blocker, ...]] | None:
+    """Whether a marked rule's derivations depend on the encounter through one input fact at a
+    time: the signature of that fact and the negated input literals that block it, or None.
 
-    ``in_force(C) :- cpt_code(C,F,T); enc_date(D); F <= D; D <= T.`` becomes::
-
-        _prov_0k(D) :- enc_date(K__enc,D).
-        _prov_0s(D,C,D,F,T,_prov_0s) :- _prov_0k(D); cpt_code(C,F,T); F <= D; D <= T.
-        in_force(K__enc,C) :- enc_date(K__enc,D); _prov_0s(D,C,D,F,T,_prov_0s).
-
-    A record holds the input fact's arguments, the values of the rule's variables and its own name
-    (as a binding twin's record does, see :func:`_binding_twins`); it is made
-    once per distinct date in the batch, not once per encounter, and the reasoner gives it to each
-    encounter whose facts include ``enc_date(D)`` (Engine._batch_atoms). Only a rule whose other
-    literals read reference data (and compare) qualifies, and only when those literals bind a
-    variable the fact does not (else each fact has one record, and there is nothing to share).
+    A rule qualifies when its twins are one record twin (no aggregate) whose body holds one positive
+    input literal (its arguments variables and constants), reference literals and comparisons, and
+    negated input literals whose variables the positive one binds (or ``_``); no rule or fact of the
+    knowledge base may define an input predicate it reads. ``in_force(C) :- cpt_code(C,F,T);
+    enc_date(D); F <= D; D <= T.`` depends on the date alone; ``emg_root(I,R) :- enc_emg(I,M,_);
+    muscle_root(M,R); not enc_emg_root(I,_).`` on one muscle entry, blocked when the encounter gives
+    roots for that entry. The derivations through one fact are then the same in every encounter
+    that has the fact and no fact that blocks it: a traced batch grounds such a rule as written, and
+    the reasoner works out its derivations for each fact and keeps them (reasoner/byfact.py).
     """
-    if len(twins) != 1:  # aggregate members are read per encounter
+    if len(twins) != 1:
         return None
-    record = twins[0]
-    if not supported_term(record.head.atom.symbol):
-        return None
-    body = list(record.body)
-    inputs = []
-    for i, lit in enumerate(body):
-        kind = lit.atom.ast_type
-        if kind == ast.ASTType.SymbolicAtom:
-            if _signature(lit.atom.symbol) in dynamic:
-                inputs.append(i)
-        elif kind != ast.ASTType.Comparison:
+    fact: ast.AST | None = None
+    negated: list[ast.AST] = []
+    for lit in twins[0].body:
+        if lit.ast_type != ast.ASTType.Literal:
             return None
-    if len(inputs) != 1:
+        kind = lit.atom.ast_type
+        if kind == ast.ASTType.Comparison:
+            continue
+        if kind != ast.ASTType.SymbolicAtom:
+            return None
+        sig = _signature(lit.atom.symbol)
+        if sig is None:
+            return None
+        if sig not in dynamic:
+            continue  # reference data
+        if not _is_input(sig) or sig in defined:
+            return None
+        if lit.sign == ast.Sign.NoSign and fact is None:
+            fact = lit
+        elif lit.sign == ast.Sign.Negation:
+            negated.append(lit)
+        else:
+            return None
+    if fact is None:
         return None
-    fact = body[inputs[0]]
     sig = _signature(fact.atom.symbol)
-    if fact.sign != ast.Sign.NoSign or sig is None or not _is_input(sig):
-        return None
-    slots = tuple(sorted(_variables(record.head)))
-    if not set(slots) - _variables(fact):
-        return None
-    loc = record.location
-    keys = list(fact.atom.symbol.arguments) if fact.atom.symbol.ast_type == ast.ASTType.Function else []
-    if any(k.ast_type not in (ast.ASTType.Variable, ast.ASTType.SymbolicTerm) for k in keys):
-        return None  # the fact's arguments are matched as written: variables and constants only
+    assert sig is not None
 
-    def atom(predicate: str, arguments: list[ast.AST]) -> ast.AST:
-        return ast.Literal(loc, ast.Sign.NoSign, ast.SymbolicAtom(ast.Function(loc, predicate, arguments, 0)))
+    def arguments(lit: ast.AST) -> list[ast.AST]:
+        term = lit.atom.symbol
+        return list(term.arguments) if term.ast_type == ast.ASTType.Function else []
 
-    key = atom(name[:-1] + "k", keys)
-    shared = atom(name, [*keys, *(ast.Variable(loc, v) for v in slots), _tag(loc, name)])
-    rest = body[: inputs[0]] + body[inputs[0] + 1 :]
-    return (
-        [
-            (ast.Rule(loc, key, [fact]), True),
-            (ast.Rule(loc, shared, [key, *rest]), False),
-            (ast.Rule(loc, rule.head, [fact, shared]), True),
-        ],
-        slots,
-        sig,
-    )
+    at: dict[str, int] = {}
+    for i, arg in enumerate(arguments(fact)):
+        if arg.ast_type == ast.ASTType.Variable:
+            if arg.name != "_":
+                at.setdefault(arg.name, i)
+        elif arg.ast_type != ast.ASTType.SymbolicTerm:
+            return None  # the fact's arguments are matched as written: variables and constants only
+    blockers: list[Blocker] = []
+    for lit in negated:
+        name, arity = _signature(lit.atom.symbol)  # type: ignore[misc]
+        if (name, arity) == sig:
+            return None
+        spec: list[tuple[str, Any] | None] = []
+        for arg in arguments(lit):
+            if arg.ast_type == ast.ASTType.Variable:
+                if arg.name == "_":
+                    spec.append(None)
+                elif arg.name in at:
+                    spec.append(("v", at[arg.name]))
+                else:
+                    return None  # bound by reference data: not decided by the fact alone
+            elif arg.ast_type == ast.ASTType.SymbolicTerm:
+                spec.append(("c", str(arg.symbol)))
+            else:
+                return None
+        blockers.append((name, arity, tuple(spec)))
+    return sig, tuple(blockers)
 
 
 ENCOUNTER_VAR = "K__enc"
@@ -566,9 +582,11 @@ class EncounterRule:
     # their record predicate and the variables in the order recorded; None when its batch
     # twins record the derivation itself (or it is not marked).
     record: tuple[str, tuple[str, ...]] | None = None
-    # A marked rule whose batch records are shared by the encounters with the same input fact
-    # (_shared_twins): that fact's signature (its arguments come first in each record).
-    shared: Signature | None = None
+    # A marked rule whose derivations depend on the encounter through one input fact at a time
+    # (_fact_of): that fact's signature and the negated input literals that block it. A traced
+    # batch grounds it as written and the reasoner gives its derivations (reasoner/byfact.py);
+    # load_program leaves it None when the reasoner cannot evaluate the rule's twin.
+    fact: tuple[Signature, tuple[Blocker, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -812,12 +830,13 @@ class LoadedProgram:
         for i, rule in enumerate(self.rules):
             if chosen[i]:
                 defined.update(rule.head)
-                if trace and rule.record is not None and not single:
-                    # a record of the values of the variables: after the encounter number, or
-                    # after the arguments of the input fact it is shared by
-                    # (and the record's name last)
+                if trace and not single and rule.fact is not None:
+                    pass  # grounded as written; the reasoner gives its derivations (reasoner/byfact.py)
+                elif trace and rule.record is not None and not single:
+                    # a record of the values of the variables: after the encounter number (and
+                    # the record's name last)
                     name, slots = rule.record
-                    records.append(f"#show {name}/{len(slots) + 1 + (1 if rule.shared is None else rule.shared[1])}.")
+                    records.append(f"#show {name}/{len(slots) + 2}.")
                     if any(sig[0] == "prov_member" for sig in rule.twin_heads):
                         members = f"#show prov_member/{1 + 3 + 1}."  # K, rule, head, member, tag
                         if members not in records:
@@ -835,12 +854,13 @@ class LoadedProgram:
         projected: set[Signature] = set()
         for i, rule in enumerate(self.rules):
             if chosen[i]:
-                if trace and rule.marked:
+                traced = trace and (single or rule.fact is None)
+                if traced and rule.marked:
                     if single or rule.record is None:
                         projected.update(rule.head)
                 else:
                     parts.append(rule.single if single else rule.text)
-                if trace and rule.twins:
+                if traced and rule.twins:
                     parts.append(rule.single_twins if single else rule.twins)
         for sig in sorted(projected):
             parts.append(self.projections[sig][1 if single else 0])
@@ -1030,19 +1050,16 @@ def _split(collector: _Provenance) -> LoadedProgram:
     for pairs in twin_sigs.values():
         for heads, _ in pairs:
             dynamic.update(heads)
+    # the predicates a rule or fact of the knowledge base defines (an input predicate among them is
+    # not only the encounter's facts: see _fact_of)
+    defined = {h for d in rules for h in d.heads}
     # a batch's twins of each marked rule, recording the values of the variables (by statement index)
-    # (each twin with whether it carries the encounter number; see _shared_twins)
-    bindings: dict[int, tuple[str, list[tuple[ast.AST, bool]], tuple[str, ...], Signature | None]] = {}
+    bindings: dict[int, tuple[str, list[ast.AST], tuple[str, ...]]] = {}
     for i, tw in sorted(collector.twins.items()):
-        number = len(bindings)
-        shared = _shared_twins(shared_name(number), collector.statements[i], tw, dynamic)
-        if shared is not None:
-            bindings[i] = (shared_name(number), *shared)
-            continue
-        name = record_name(number)
+        name = record_name(len(bindings))
         made = _binding_twins(name, collector.statements[i], tw)
         if made is not None:
-            bindings[i] = (name, [(r, True) for r in made[0]], made[1], None)
+            bindings[i] = (name, *made)
             dynamic.add((name, len(made[1]) + 1))
             if len(tw) > 1:
                 dynamic.add(("prov_member", 4))  # a member with its tag
@@ -1106,14 +1123,12 @@ def _split(collector: _Provenance) -> LoadedProgram:
                 grounded.extend(collector.twins.get(index, []))
                 binding = bindings.get(index)
                 if binding is not None:
-                    grounded.extend(r for r, _ in binding[1])
+                    grounded.extend(binding[1])
                 encounter_rules.append(
                     EncounterRule(
                         with_k(stm),
                         "\n".join(
-                            (with_k(tw) if numbered else str(tw) for tw, numbered in binding[1])
-                            if binding
-                            else (with_k(tw) for tw in collector.twins.get(index, []))
+                            with_k(tw) for tw in (binding[1] if binding else collector.twins.get(index, []))
                         ),
                         tuple(h for h in d.heads if h in dynamic),
                         tuple(sorted(reads)),
@@ -1127,7 +1142,7 @@ def _split(collector: _Provenance) -> LoadedProgram:
                         check=evaluable and not collector.twins.get(index) and is_check(stm),
                         portable=portable_rule(stm) if evaluable else None,
                         record=(binding[0], binding[2]) if binding else None,
-                        shared=binding[3] if binding else None,
+                        fact=_fact_of(collector.twins[index], dynamic, defined) if collector.twins.get(index) else None,
                     )
                 )
             elif any(h in used for h in d.heads):
@@ -1308,6 +1323,13 @@ def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
     texts = [t for r in program.rules for t in (r.text, r.twins, r.single, r.single_twins) if t]
     texts += [t for pair in program.projections.values() for t in pair]
     program.named = {t: _named_text(t) for t in texts}
+    for i, rule in enumerate(program.rules):
+        # a fact rule's derivations are worked out by the reasoner from its twin and rebuilt from the
+        # values of its variables, as its batch records are (reasoner/byfact.py)
+        if rule.fact is not None and (
+            rule.record is None or compile_values(program.named.get(rule.single_twins, rule.single_twins), rule.record[1]) is None
+        ):
+            program.rules[i] = replace(rule, fact=None)
     from .bottomup import plan_strata  # noqa: PLC0415 (bottomup builds on this module)
 
     program.strata = plan_strata(program)

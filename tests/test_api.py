@@ -362,9 +362,9 @@ def test_a_batch_is_read_with_the_garbage_collector_paused_and_set_going_again(e
     seen: list[bool] = []
     batch_atoms = engine._batch_atoms
 
-    def spy(values, facts):  # type: ignore[no-untyped-def]
+    def spy(*args):  # type: ignore[no-untyped-def]
         seen.append(gc.isenabled())
-        return batch_atoms(values, facts)
+        return batch_atoms(*args)
 
     monkeypatch.setattr(engine, "_batch_atoms", spy)
     assert gc.isenabled()

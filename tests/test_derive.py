@@ -187,54 +187,6 @@ def test_a_batch_records_the_values_of_each_marked_rules_variables(engine: Engin
     assert result.derivations == engine.evaluate(encounter, trace=True).derivations
 
 
-def test_a_batch_shares_the_records_of_a_rule_that_depends_on_one_input_fact(engine: Engine) -> None:
-    """loader._shared_twins: catalog.in_force depends on the encounter only through its date, so a
-    batch records each of its derivations once per distinct date, not once per encounter, and the
-    reasoner gives the records to each encounter of that date. Source: kb/rules/common.lp (a code is
-    in force from its first to its last date, kb/data/catalog.lp: 95900 only in 2012)."""
-    (rule,) = [r for r in engine.program.rules if r.single.startswith("in_force(")]
-    name, slots = rule.record
-    assert (name, slots, rule.shared) == ("_prov_0s", ("C", "D", "F", "T"), ("enc_date", 1))
-    assert rule.twins.split("\n") == [
-        "_prov_0k(D) :- enc_date(K__enc,D).",
-        "_prov_0s(D,C,D,F,T,_prov_0s) :- _prov_0k(D); cpt_code(C,F,T); F <= D; D <= T.",
-        "in_force(K__enc,C) :- enc_date(K__enc,D); _prov_0s(D,C,D,F,T,_prov_0s).",
-    ]
-    batch = engine.program.select(frozenset(engine.program.dynamic), True, text=True)
-    assert "#show _prov_0s/6." in batch and "_prov_0k/" not in batch
-    # a rule whose one input fact binds all its variables, or one with a negated encounter literal, is not shared
-    (facility,) = [r for r in engine.program.rules if r.single.startswith("facility_setting :- enc_pos(")]
-    (region,) = [r for r in engine.program.rules if r.single.startswith("emg_region(I,G) :- enc_emg(")]
-    assert facility.shared is None and region.shared is None and facility.record and region.record
-    muscles = [{"muscle": m, "side": "left"} for m in ("APB", "FDI", "EDC")]
-    encounters = [
-        {"id": "a", "date_of_service": "2012-06-01", "needle_emg": muscles},
-        {"id": "b", "date_of_service": "2024-05-01", "needle_emg": muscles},
-        {"id": "c", "date_of_service": "2012-06-01", "needle_emg": muscles[:2]},
-        # a diagnosis given twice gives its input facts twice; necessity.max_studies is shared
-        # through enc_diagnosis_part, and its records are given to the encounter once
-        {"id": "d", "date_of_service": "2024-05-01", "diagnoses": ["G56.01", "G56.01"], "needle_emg": muscles},
-    ]
-    started = engine._start([engine.validate(e) for e in encounters], True, background=False)
-    try:
-        (values,) = started.answers
-        read = terms.AtomReader().parts
-        records = [args for n, args in map(read, values) if n == name]
-    finally:
-        engine._discard(started)
-    dates = sorted({clingo.Symbol(args[0]).number for args in records})  # type: ignore[call-arg]
-    assert dates == [20120601, 20240501]
-    in_2012 = {r for r in records if clingo.Symbol(r[0]).number == 20120601}  # type: ignore[call-arg]
-    assert len(records) == len(set(records)) and len(in_2012) > 20  # one record per date and code
-    results = list(engine.evaluate_many(encounters, trace=True))
-    forced = [{str(d.head) for d in r.derivations if d.rule == "catalog.in_force"} for r in results]
-    assert len(forced[0]) == len(in_2012) and forced[0] == forced[2]
-    assert 'in_force("95900")' in forced[0] and 'in_force("95900")' not in forced[1]
-    assert [d.rule for d in results[3].derivations].count("necessity.max_studies") > 1
-    for encounter, result in zip(encounters, results):
-        assert result.derivations == engine.evaluate(encounter, trace=True).derivations, encounter["id"]
-
-
 def test_a_record_with_arithmetic_is_recorded_in_full_in_a_batch(tmp_path: Path) -> None:
     """A marked rule whose record holds a term the reasoner cannot build from the values of the
     variables (here N + 1) keeps its record twin in a batch, beside the other rules' value records; the
@@ -283,9 +235,8 @@ def test_a_record_of_values_is_rebuilt_as_the_full_record_reads(monkeypatch) -> 
     fresh = Engine()
     fresh._tags = fresh._tag_kinds()
     seen: list[tuple[engine_module._Rebuild, tuple[int, ...], tuple[str, object]]] = []
-    rebuilds = [k.rebuild if isinstance(k, engine_module._Shared) else k for k in fresh._tags.values()]
-    rebuilds = [r for r in rebuilds if isinstance(r, engine_module._Rebuild)]
-    assert len(rebuilds) > 50 and any(isinstance(k, engine_module._Shared) for k in fresh._tags.values())
+    rebuilds = [r for r in fresh._tags.values() if isinstance(r, engine_module._Rebuild)]
+    assert len(rebuilds) > 50
     assert not any(r.source or r.patterns for r in rebuilds)  # each is read and compiled when first run
     for rebuild in rebuilds:
         compiled = rebuild.compile()
@@ -337,8 +288,7 @@ def test_rebuilt_derivations_are_kept_in_two_generations(monkeypatch) -> None:  
     fresh = Engine()
     fresh._tags = fresh._tag_kinds()
     runs: list[tuple[int, ...]] = []
-    for kind in fresh._tags.values():
-        rebuild = kind.rebuild if isinstance(kind, engine_module._Shared) else kind
+    for rebuild in fresh._tags.values():
         if isinstance(rebuild, engine_module._Rebuild):
             compiled = rebuild.compile()
 

@@ -1,0 +1,234 @@
+"""The derivations of a traced batch's fact rules, worked out by the reasoner one input fact at a time.
+
+A fact rule (loader._fact_of) depends on the encounter through one input fact at a time: its body
+holds one positive input literal, reference data, comparisons, and negated input literals that
+the positive one decides (``in_force(C) :- cpt_code(C,F,T); enc_date(D); F <= D; D <= T.``;
+``emg_root(I,R) :- enc_emg(I,M,_); muscle_root(M,R); not enc_emg_root(I,_).``). Its derivations
+through one fact are the same in every encounter that has the fact and none that blocks it (a
+fact of a negated literal with the fact's values). About half of a traced encounter's
+derivations are of such rules (the codes in force on the date, each muscle's region, nerve and
+roots, each study). A traced batch grounds them as written, as without the trace, and the
+reasoner gives each encounter the derivations of its facts: worked out once per fact and kept, so
+that a fact met again (a date, a muscle entry) costs a lookup instead of records grounded and read
+back. A fact not met before is joined with the reference data by the rule's record twin compiled
+to give the values of its variables (derive.compile_values), and each derivation rebuilt from
+them as a batch record is (engine._Rebuild, which keeps the atoms it made: a new date's 31 codes
+in force share all but the date's atoms with those of other dates). tests/test_byfact.py compares
+batches with encounters evaluated alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import clingo
+
+from . import derive
+from .loader import Blocker, LoadedProgram, Signature
+from .result import Derivation
+
+Kept = list[tuple[str, Derivation]]  # the derivations through one fact, each with its sort key
+
+# the derivations kept, by rule and fact: each of the two generations holds this many facts at most
+# (one met again in the older moves to the newer; when the newer is full the older is dropped)
+KEPT_LIMIT = 50_000
+
+
+class FactRule:
+    """A fact rule: its index in the knowledge base's rules, its fact's signature, and its blockers
+    as (signature, the argument positions that are not ``_``, each as ("v", i) the fact's argument
+    i or ("c", value) a constant's symbol value)."""
+
+    __slots__ = ("index", "fact", "blockers")
+
+    def __init__(self, index: int, fact: Signature, blockers: tuple[Blocker, ...]) -> None:
+        self.index = index
+        self.fact = fact
+        self.blockers = tuple(
+            (
+                (name, arity),
+                tuple(i for i, s in enumerate(spec) if s is not None),
+                tuple(s if s[0] == "v" else ("c", clingo.parse_term(s[1])._rep) for s in spec if s is not None),
+            )
+            for name, arity, spec in blockers
+        )
+
+    def blocked(
+        self, values: tuple[int, ...], given: dict[Signature, set[tuple[int, ...]]], seen: dict[Any, Any]
+    ) -> bool:
+        """Whether an encounter whose facts are ``given`` (argument values by signature) has a fact
+        of a negated literal of the rule, with the values of the fact ``values`` (``seen``: the
+        encounter's facts projected on argument positions, made when first asked for)."""
+        for sig, positions, parts in self.blockers:
+            rows = given.get(sig)
+            if not rows:
+                continue
+            if not positions:
+                return True
+            projected = seen.get((sig, positions))
+            if projected is None:
+                projected = seen[(sig, positions)] = {tuple([row[i] for i in positions]) for row in rows}
+            if tuple([values[p] if kind == "v" else p for kind, p in parts]) in projected:
+                return True
+        return False
+
+
+class _Group:
+    """The chosen fact rules of one fact signature in a selection: a number naming the group in
+    the kept derivations' keys, the rules, and the signatures of their blockers."""
+
+    __slots__ = ("number", "rules", "blocking")
+
+    def __init__(self, number: int, rules: tuple[FactRule, ...]) -> None:
+        self.number = number
+        self.rules = rules
+        self.blocking = frozenset(b[0] for r in rules for b in r.blockers)
+
+
+Chosen = tuple[dict[Signature, _Group], frozenset[Signature]]
+
+
+class _OneFact(derive.Indexed):
+    """The reference data and one input fact, for a fact rule's compiled twin."""
+
+    def __init__(self, reference: derive.Reference, keys: list[str]) -> None:
+        super().__init__(self, reference, keys)  # type: ignore[arg-type]  # it reads its own fact (of)
+        self._held: dict[Signature, list[derive.Row]] = {}
+
+    def of(self, name: str, arity: int) -> list[derive.Row]:
+        return self._held.get((name, arity), derive._NONE)
+
+    def hold(self, sig: Signature, values: tuple[int, ...]) -> None:
+        """Make the one fact sig(values) the only input fact."""
+        self._held = {sig: [(derive.atom_value(sig[0], values), values)]}
+
+    def index(self, name: str, arity: int, key_pos: tuple[int, ...]) -> dict[tuple[int, ...], list[derive.Row]]:
+        held = self._held.get((name, arity))
+        if held is not None:  # the fact, indexed each time (one row): nothing kept to undo
+            return derive._index(held, key_pos)
+        return super().index(name, arity, key_pos)
+
+    def full(self, name: str, arity: int) -> set[tuple[int, ...]] | frozenset[tuple[int, ...]]:
+        held = self._held.get((name, arity))
+        if held is not None:
+            return {args for _, args in held}
+        return super().full(name, arity)
+
+
+class FactRules:
+    """The fact rules of a knowledge base, and the derivations through each fact met, kept."""
+
+    def __init__(
+        self,
+        program: LoadedProgram,
+        rebuild: Callable[[int], Any],
+        reference: Callable[[], derive.Reference],
+    ) -> None:
+        """``rebuild``: for a marked rule's index, what rebuilds a derivation from the values of its
+        variables (``run(values)``: its sort key and the derivation); ``reference``: the reference
+        data."""
+        self._program = program
+        self._rules = {i: FactRule(i, *rule.fact) for i, rule in enumerate(program.rules) if rule.fact is not None}
+        self._rebuild = rebuild
+        self._reference = reference
+        # each rule's record twin compiled to give the values of its variables, and its rebuilder
+        self._plans: dict[int, tuple[derive.RulePlan, Any]] = {}
+        # the derivations kept, by group number, fact values and which rules the encounter blocks
+        self._kept: dict[tuple[int, tuple[int, ...], Any], Kept] = {}
+        self._older: dict[tuple[int, tuple[int, ...], Any], Kept] = {}
+        # the chosen fact rules of a selection by its marked rules (LoadedProgram.marked_chosen), and
+        # each group's number by its rules (the same rules keep their number from batch to batch)
+        self._chosen: dict[tuple[int, ...], Chosen] = {}
+        self._numbers: dict[tuple[int, ...], int] = {}
+
+    def chosen(self, marked: tuple[int, ...]) -> Chosen:
+        """The fact rules among a batch's chosen marked rules, grouped by their fact's signature, and
+        the signatures of the input facts they read (facts and blockers)."""
+        found = self._chosen.get(marked)
+        if found is None:
+            if len(self._chosen) >= 256:
+                self._chosen.clear()
+            by_fact: dict[Signature, list[FactRule]] = {}
+            for i in marked:
+                rule = self._rules.get(i)
+                if rule is not None:
+                    by_fact.setdefault(rule.fact, []).append(rule)
+            groups = {}
+            for sig, rules in by_fact.items():
+                indexes = tuple(r.index for r in rules)
+                number = self._numbers.setdefault(indexes, len(self._numbers))
+                groups[sig] = _Group(number, tuple(rules))
+            read = {s for g in groups.values() for r in g.rules for s in (r.fact, *(b[0] for b in r.blockers))}
+            found = self._chosen[marked] = (groups, frozenset(read))
+        return found
+
+    def derivations(
+        self,
+        chosen: Chosen,
+        facts: list[list[tuple[str, tuple[Any, ...]]]],
+        keys: list[str],
+        found: list[list[tuple[str, Derivation]]],
+    ) -> None:
+        """Add to ``found`` (each encounter's derivations) those of the chosen fact rules through
+        each encounter's ``facts`` (``keys``: the batch's keyed keys, for a fact not met before)."""
+        groups, read = chosen
+        if not groups:
+            return
+        kept = self._kept
+        if len(kept) >= KEPT_LIMIT:
+            self._older, kept = kept, {}
+            self._kept = kept
+        older = self._older
+        store: _OneFact | None = None
+        for k, fs in enumerate(facts):
+            given: dict[Signature, set[tuple[int, ...]]] = {}
+            for name, args in fs:
+                sig = (name, len(args))
+                if sig in read:
+                    values = tuple([a._rep for a in args])
+                    rows = given.get(sig)
+                    if rows is None:
+                        given[sig] = {values}
+                    else:
+                        rows.add(values)  # each fact once, as clingo holds it once
+            seen: dict[Any, Any] = {}
+            out = found[k]
+            for sig, group in groups.items():
+                rows = given.get(sig)
+                if not rows:
+                    continue
+                check = not group.blocking.isdisjoint(given)
+                for values in rows:
+                    # which of the group's rules the encounter blocks for this fact (mostly none)
+                    blocked = tuple([r.blocked(values, given, seen) for r in group.rules]) if check else None
+                    key = (group.number, values, blocked)
+                    got = kept.get(key)
+                    if got is None:
+                        got = older.get(key)
+                        if got is None:
+                            if store is None:
+                                store = _OneFact(self._reference(), keys)
+                            got = []
+                            for n, rule in enumerate(group.rules):
+                                if blocked is None or not blocked[n]:
+                                    got.extend(self._work_out(rule, values, store))
+                        kept[key] = got
+                    out.extend(got)
+
+    def _work_out(self, rule: FactRule, values: tuple[int, ...], store: _OneFact) -> Kept:
+        """The derivations of ``rule`` through the fact of ``values``, no fact blocking it."""
+        compiled = self._plans.get(rule.index)
+        if compiled is None:
+            marked = self._program.rules[rule.index]
+            assert marked.record is not None  # the loader keeps a fact rule only with its record's variables
+            plan = derive.compile_values(
+                self._program.named.get(marked.single_twins, marked.single_twins), marked.record[1]
+            )
+            assert plan is not None  # and only if its twin compiles
+            compiled = self._plans[rule.index] = (plan, self._rebuild(rule.index))
+        plan, rebuild = compiled
+        store.hold(rule.fact, values)
+        solutions: dict[tuple[int, ...], None] = {}
+        plan.run(store, solutions)
+        return [rebuild.run(v) for v in solutions]

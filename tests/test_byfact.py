@@ -1,0 +1,191 @@
+"""The derivations of a traced batch's fact rules, worked out by the reasoner per input fact (reasoner/byfact.py).
+
+Source: docs/knowledge-base.md, "The rule marker and provenance": a batch's derivations are what
+the provenance twins derive for each encounter, the same as for the encounter evaluated alone;
+the rules read are kb/rules/common.lp (codes in force, a muscle entry's region, nerve and roots),
+kb/rules/ncs.lp (studies, the branches_as_one_study switch) and kb/rules/necessity.lp.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from cptkb.reasoner import byfact
+from cptkb.reasoner.engine import Engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+from generate import generate  # noqa: E402
+
+MUSCLES = [{"muscle": m, "side": "left"} for m in ("APB", "FDI", "EDC")]
+
+
+def _rule(engine: Engine, start: str):  # type: ignore[no-untyped-def]
+    (rule,) = [r for r in engine.program.rules if r.single.startswith(start)]
+    return rule
+
+
+def test_the_fact_rules_of_the_knowledge_base(engine: Engine) -> None:
+    """loader._fact_of: a rule whose derivations depend on one input fact at a time, with the negated
+    input literals that block it; a rule with two input facts, an aggregate or an input fact read
+    through a rule's head is not one."""
+    assert _rule(engine, "in_force(C) :- cpt_code(").fact == (("enc_date", 1), ())
+    assert _rule(engine, "emg_root(I,R) :- enc_emg(I,M,_)").fact == (("enc_emg", 3), (("enc_emg_root", 2, (("v", 0), None)),))
+    assert _rule(engine, "emg_root(I,R) :- enc_emg_root(").fact == (("enc_emg_root", 2), ())
+    assert _rule(engine, 'ncs_study(N,S,T,B) :- enc_ncs(').fact == (
+        ("enc_ncs", 5),
+        (("switch", 1, (("c", "branches_as_one_study"),)),),
+    )
+    assert _rule(engine, 'ncs_study(N,S,T,"") :- enc_ncs(').fact is None  # enc_ncs and switch: two input facts
+    assert _rule(engine, "contractor_list(L) :- enc_mac(").fact is None  # enc_mac and enc_date
+    assert _rule(engine, "limb_muscle_count(").fact is None  # reads a derived predicate, through an aggregate
+    # every fact rule keeps the record of its variables' values, which its derivations are rebuilt from
+    facts = [r for r in engine.program.rules if r.fact is not None]
+    assert len(facts) == 21 and all(r.marked and r.record is not None for r in facts)
+
+
+def test_a_traced_batch_grounds_a_fact_rule_as_written(engine: Engine) -> None:
+    """With the trace a batch grounds a fact rule as written (no record twin, no record shown); an
+    encounter alone and a batch without the trace are as before."""
+    program = engine.program
+    rule = _rule(engine, "in_force(C) :- cpt_code(")
+    name = rule.record[0]
+    batch = program.select(frozenset(program.dynamic), True, text=True)
+    assert rule.text in batch and f"#show {name}/" not in batch and f"{name}(K__enc" not in batch
+    other = _rule(engine, "limb_muscle_count(")
+    assert other.record is not None and f"#show {other.record[0]}/" in batch  # a rule on derived atoms keeps its records
+    single = program.select(frozenset(program.dynamic), True, text=True, single=True)
+    assert rule.single_twins in single and rule.single not in single.split("\n")
+    untraced = program.select(frozenset(program.dynamic), False, text=True)
+    assert rule.text in untraced
+
+
+def test_a_batch_gives_each_encounter_the_derivations_of_its_facts(engine: Engine) -> None:
+    """The derivations through each fact equal those of each encounter evaluated alone: encounters
+    of the same date share the codes in force on it, an entry with roots given blocks the anatomy
+    table's roots for that entry only, the branches_as_one_study switch blocks the per-branch study
+    rule, and a fact given twice gives its derivations once. Source: kb/data/catalog.lp (95900 in
+    force only in 2012)."""
+    ncs = [
+        {"nerve": "median", "side": "left", "study": "motor"},
+        {"nerve": "median", "side": "left", "study": "sensory"},
+    ]
+    encounters = [
+        {"id": "a", "date_of_service": "2012-06-01", "needle_emg": MUSCLES},
+        {"id": "b", "date_of_service": "2024-05-01", "needle_emg": MUSCLES, "nerve_conduction": ncs},
+        {"id": "c", "date_of_service": "2012-06-01", "needle_emg": MUSCLES[:2]},
+        {
+            "id": "d",
+            "date_of_service": "2024-05-01",
+            "diagnoses": ["G56.01", "G56.01"],
+            "needle_emg": [dict(MUSCLES[0], roots=["C8"]), *MUSCLES[1:]],
+        },
+    ]
+    for switches in (None, {"branches_as_one_study": True}):
+        results = list(engine.evaluate_many(encounters, switches=switches, trace=True))
+        forced = [{str(d.head) for d in r.derivations if d.rule == "catalog.in_force"} for r in results]
+        assert forced[0] == forced[2] and forced[1] == forced[3] and len(forced[0]) > 20
+        assert 'in_force("95900")' in forced[0] and 'in_force("95900")' not in forced[1]
+        roots = [sorted(str(d.facts[0]) for d in r.derivations if d.rule == "anatomy.root") for r in results]
+        assert roots[1] == roots[0] and len(roots[0]) == 6  # APB and FDI at C8 and T1, EDC at C7 and C8
+        assert len(roots[3]) == 4 and not any("enc_emg(0," in f for f in roots[3])  # entry 0: its roots given
+        given = [d for d in results[3].derivations if d.rule == "anatomy.root_given"]
+        assert [str(d.head) for d in given] == ["emg_root(0,c8)"]
+        studies = [d.rule for d in results[1].derivations if d.rule.startswith("ncs.study")]
+        assert studies == (["ncs.study"] * 2 if switches is None else ["ncs.study.branches_merged"] * 2)
+        assert [d.rule for d in results[3].derivations].count("necessity.max_studies") > 1
+        for encounter, result in zip(encounters, results):
+            alone = engine.evaluate(encounter, switches=switches, trace=True)
+            assert result.derivations == alone.derivations, (encounter["id"], switches)
+
+
+def test_the_derivations_through_a_fact_are_worked_out_once_and_kept(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A fact met again is not worked out again; the kept derivations are held in two generations
+    (one met again in the older moves to the newer; when the newer holds KEPT_LIMIT the older is
+    dropped), so what recent batches met stays and the rest is forgotten and worked out again, the
+    same."""
+    limit = 60
+    monkeypatch.setattr(byfact, "KEPT_LIMIT", limit)
+    fresh = Engine()
+    worked: list[tuple[int, tuple[int, ...]]] = []
+    work_out = fresh._by_fact._work_out
+
+    def spy(rule, values, store):  # type: ignore[no-untyped-def]
+        worked.append((rule.index, values))
+        return work_out(rule, values, store)
+
+    fresh._by_fact._work_out = spy  # type: ignore[method-assign]
+
+    def evaluate(encounters: list[dict]) -> list[object]:
+        worked.clear()
+        return [r.derivations for r in fresh.evaluate_many(encounters, trace=True, batch_size=10)]
+
+    first, others = list(generate(10, seed=31, recent=30)), list(generate(200, seed=32))
+    traced = evaluate(first)
+    assert len(worked) > 10 and len(set(worked)) == len(worked)  # each rule and fact once
+    assert evaluate(first) == traced and worked == []  # all kept
+    derivations = evaluate(others)
+    kept = fresh._by_fact
+    # a generation is full from the batch that takes it past the limit: at most a batch's facts more
+    assert 0 < len(kept._kept) < limit + 200 and 0 < len(kept._older) < limit + 200
+    assert evaluate(first) == traced and worked != []  # forgotten: worked out again, the same
+    for encounter, result in zip(others[:40], derivations):
+        assert result == fresh.evaluate(encounter, trace=True).derivations, encounter["id"]
+
+
+def test_a_rule_is_a_fact_rule_only_when_one_fact_decides_it(tmp_path: Path) -> None:
+    """loader._fact_of over rules added to a copy of the knowledge base: a negated input literal
+    whose variable the reference data binds, an input predicate some rule defines, or two positive
+    input literals leave a rule to its batch records; the others' batch derivations equal those of
+    the encounter evaluated alone."""
+    from cptkb.kb import KB_DIR
+
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    with (kb / "rules" / "common.lp").open("a") as f:
+        f.write(
+            "\n"
+            'entry_trunk(I, T) :- rule("anatomy.nerve"), enc_emg(I, M, _), muscle(M, _, N), trunk_of(N, T), not enc_emg_nerve(I, T).\n'
+            'entry_side(I, S) :- rule("anatomy.nerve"), enc_emg(I, _, S), not enc_emg_root(I, _), not switch(branches_as_one_study).\n'
+            'entry_pair(I, J) :- rule("anatomy.nerve"), enc_emg(I, M, _), enc_emg(J, M, _), I != J.\n'
+            'enc_pos("99") :- rule("anatomy.nerve"), emg_performed.\n'
+            'pos_checked(P) :- rule("anatomy.nerve"), enc_pos(P).\n'
+        )
+    other = Engine(kb)
+    assert _rule(other, "entry_trunk(").fact is None  # T is bound by the reference data
+    assert _rule(other, "entry_pair(").fact is None  # two enc_emg facts
+    assert _rule(other, "pos_checked(").fact is None  # enc_pos is defined by a rule
+    assert _rule(other, "facility_setting :- enc_pos(").fact is None  # so for every rule that reads it
+    assert _rule(other, "entry_side(").fact == (
+        ("enc_emg", 3),
+        (("enc_emg_root", 2, (("v", 0), None)), ("switch", 1, (("c", "branches_as_one_study"),))),
+    )
+    encounters = [
+        {"id": "x", "date_of_service": "2024-05-01", "needle_emg": [*MUSCLES, dict(MUSCLES[0], side="right")]},
+        {"id": "y", "date_of_service": "2024-05-01", "needle_emg": [dict(MUSCLES[0], roots=["C8"]), MUSCLES[1]]},
+    ]
+    for switches in (None, {"branches_as_one_study": True}):
+        results = list(other.evaluate_many(encounters, switches=switches, trace=True))
+        sides = [sorted(str(d.head) for d in r.derivations if str(d.head).startswith("entry_side(")) for r in results]
+        expected = [["entry_side(0,left)", "entry_side(1,left)", "entry_side(2,left)", "entry_side(3,right)"], ["entry_side(1,left)"]]
+        assert sides == (expected if switches is None else [[], []])
+        for encounter, result in zip(encounters, results):
+            assert result.derivations == other.evaluate(encounter, switches=switches, trace=True).derivations
+
+
+def test_an_engine_is_freed_when_no_longer_referred_to() -> None:
+    """The engine's fact rules are given what they need, not the engine: after a traced batch the
+    engine is freed as soon as the caller lets go of it (gc.freeze at load keeps the collector from
+    ever freeing an engine caught in a reference cycle)."""
+    import gc
+    import weakref
+
+    fresh = Engine()
+    list(fresh.evaluate_many([{"id": "f", "date_of_service": "2024-05-01", "needle_emg": MUSCLES}] * 2, trace=True))
+    assert fresh._by_fact._kept
+    gone = weakref.ref(fresh)
+    del fresh
+    gc.collect()
+    assert gone() is None
