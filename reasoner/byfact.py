@@ -30,8 +30,9 @@ from .result import Derivation
 
 Kept = list[tuple[str, Derivation]]  # the derivations through one fact, each with its sort key
 
-# the derivations kept, by rule and fact: each of the two generations holds this many facts at most
-# (one met again in the older moves to the newer; when the newer is full the older is dropped)
+# the derivations kept, by fact: each of the two generations holds about this many derivations (one
+# met again in the older moves to the newer; once the newer holds this many, the older is dropped at
+# the next batch). Counted in derivations, not facts: a date's codes in force are about thirty.
 KEPT_LIMIT = 50_000
 
 
@@ -137,6 +138,7 @@ class FactRules:
         # the derivations kept, by group number, fact values and which rules the encounter blocks
         self._kept: dict[tuple[int, tuple[int, ...], Any], Kept] = {}
         self._older: dict[tuple[int, tuple[int, ...], Any], Kept] = {}
+        self._count = 0  # the derivations the newer generation holds
         # the chosen fact rules of a selection by its marked rules (LoadedProgram.marked_chosen), and
         # each group's number by its rules (the same rules keep their number from batch to batch)
         self._chosen: dict[tuple[int, ...], Chosen] = {}
@@ -176,10 +178,12 @@ class FactRules:
         if not groups:
             return
         kept = self._kept
-        if len(kept) >= KEPT_LIMIT:
+        if self._count >= KEPT_LIMIT:
             self._older, kept = kept, {}
             self._kept = kept
+            self._count = 0
         older = self._older
+        count = 0
         store: _OneFact | None = None
         for k, fs in enumerate(facts):
             given: dict[Signature, set[tuple[int, ...]]] = {}
@@ -214,7 +218,9 @@ class FactRules:
                                 if blocked is None or not blocked[n]:
                                     got.extend(self._work_out(rule, values, store))
                         kept[key] = got
+                        count += len(got)
                     out.extend(got)
+        self._count += count
 
     def _work_out(self, rule: FactRule, values: tuple[int, ...], store: _OneFact) -> Kept:
         """The derivations of ``rule`` through the fact of ``values``, no fact blocking it."""
