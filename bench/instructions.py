@@ -1,6 +1,6 @@
 """Grounding work counted in instructions, a figure the machine's load does not move. Prints; asserts nothing.
 
-    python bench/instructions.py [--every N | --generated N [--recent DAYS]] [--trace off|on|both] [--batch] [--whole] [--grounded]
+    python bench/instructions.py [--every N | --generated N [--recent DAYS] [--after M]] [--trace off|on|both] [--batch] [--whole] [--grounded]
 
 Runs valgrind's callgrind (it must be installed) on this same script in a
 child process, once evaluating every N-th valid corpus encounter once and
@@ -18,7 +18,10 @@ encounters are N generated ones (bench/generate.py), new ones each time (a new
 seed), so that the figure is that of encounters met for the first time, as in a
 claims stream, not of the corpus met again; with --recent DAYS their dates of
 service fall in the DAYS days up to 2026-10-31, as the dates of a stream of
-claims do (generate.py). Under callgrind a run takes a few minutes.
+claims do (generate.py); with --after M both counted runs first evaluate M
+other generated encounters the same way, so that the figure is that of an
+engine well into a long stream (its kept tables filled), not of a young one.
+Under callgrind a run takes a few minutes.
 """
 
 from __future__ import annotations
@@ -35,7 +38,15 @@ HERE = Path(__file__).resolve().parent
 
 
 def _child(
-    every: int, generated: int, repeat: int, trace: bool, batch: bool, whole: bool, grounded: bool, recent: int = 0
+    every: int,
+    generated: int,
+    repeat: int,
+    trace: bool,
+    batch: bool,
+    whole: bool,
+    grounded: bool,
+    recent: int = 0,
+    after: int = 0,
 ) -> None:
     sys.path.insert(0, str(HERE))
     from bench import corpus  # noqa: PLC0415
@@ -45,6 +56,13 @@ def _child(
 
     engine = Engine(bottom_up=not grounded)
     encounters = corpus()[::every]
+    if after:
+        earlier = list(generate(after, seed=999, recent=recent))
+        if batch:
+            list(engine.evaluate_many(earlier, trace=trace))
+        else:
+            for enc in earlier:
+                engine.evaluate(enc, trace=trace)
     for time_round in range(repeat):
         if generated:
             encounters = list(generate(generated, seed=1000 + time_round, recent=recent))
@@ -72,9 +90,10 @@ def _count(
     whole: bool = False,
     grounded: bool = False,
     recent: int = 0,
+    after: int = 0,
 ) -> tuple[int, int]:
     args = [sys.executable, __file__, "--child", str(repeat), "--every", str(every), "--trace", "on" if trace else "off"]
-    args += ["--generated", str(generated), "--recent", str(recent)]
+    args += ["--generated", str(generated), "--recent", str(recent), "--after", str(after)]
     if batch:
         args.append("--batch")
     if whole:
@@ -99,6 +118,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=3)
     parser.add_argument("--generated", type=int, default=0, help="N generated encounters, new ones each time, not the corpus")
     parser.add_argument("--recent", type=int, default=0, metavar="DAYS", help="with --generated: dates of service in the DAYS days up to 2026-10-31")
+    parser.add_argument("--after", type=int, default=0, metavar="M", help="with --generated: first evaluate M other generated encounters")
     parser.add_argument("--trace", choices=("off", "on", "both"), default="both")
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--whole", action="store_true", help="count every instruction, not only those in ground")
@@ -106,7 +126,7 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        _child(args.every, args.generated, args.child, args.trace == "on", args.batch, args.whole, args.grounded, args.recent)
+        _child(args.every, args.generated, args.child, args.trace == "on", args.batch, args.whole, args.grounded, args.recent, args.after)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: this benchmark counts instructions with callgrind")
@@ -118,14 +138,16 @@ def main() -> None:
     Engine()
     figures = {}
     for trace in {"off": [False], "on": [True], "both": [False, True]}[args.trace]:
-        once, n = _count(args.every, args.generated, 1, trace, args.batch, args.whole, args.grounded, args.recent)
-        twice, _ = _count(args.every, args.generated, 2, trace, args.batch, args.whole, args.grounded, args.recent)
+        once, n = _count(args.every, args.generated, 1, trace, args.batch, args.whole, args.grounded, args.recent, args.after)
+        twice, _ = _count(args.every, args.generated, 2, trace, args.batch, args.whole, args.grounded, args.recent, args.after)
         figures[trace] = (twice - once) / n
         mode = "batch" if args.batch else "single (grounded)" if args.grounded else "single"
         where = "in all" if args.whole else "in ground"
         what = "new generated encounters" if args.generated else "encounters"
         if args.generated and args.recent:
             what += f" dated in the last {args.recent} days"
+        if args.generated and args.after:
+            what += f", after {args.after + n} others"
         print(f"{mode} evaluation{' with trace' if trace else ''}: {figures[trace] / 1e6:.2f} M instructions {where} per encounter ({n} {what})")
     if len(figures) == 2:
         print(f"trace / no trace: {figures[True] / figures[False]:.2f}x")

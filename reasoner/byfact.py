@@ -206,6 +206,8 @@ class FactRules:
                 for values in rows:
                     # which of the group's rules the encounter blocks for this fact (mostly none)
                     blocked = tuple([r.blocked(values, given, seen) for r in group.rules]) if check else None
+                    if blocked is not None and True not in blocked:
+                        blocked = None  # kept with the encounters that have no blocking fact at all
                     key = (group.number, values, blocked)
                     got = kept.get(key)
                     if got is None:
