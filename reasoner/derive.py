@@ -26,6 +26,7 @@ from typing import Any
 
 import clingo
 from clingo import ast
+from clingo._internal import _lib
 
 from . import messages, terms
 from .messages import Pattern, _atom_of, _build, _checked_body, _compare, _literal, _match, _pattern, aggregate_value
@@ -273,6 +274,7 @@ class _Generator:
             "BUILD": _build,
             "MATCH": _match,
             "CMP": _compare,
+            "LT": _lib.clingo_symbol_is_less_than,
             "AGG": aggregate_value,
             "ABSENT": _absent,
             "ANY_MATCH": _any_match,
@@ -309,12 +311,19 @@ class _Generator:
             elif kind == "cmp":
                 _, op, left, right = lit
                 lv, rv = self.value(left), self.value(right)
+                # clingo's order of symbols, asked of clingo directly (as messages._compare does)
                 if op == "=":
                     self.emit(depth, f"if {lv} == {rv}:")
                 elif op == "!=":
                     self.emit(depth, f"if {lv} != {rv}:")
-                else:
-                    self.emit(depth, f"if CMP({lv}, {op!r}, {rv}):")
+                elif op == "<":
+                    self.emit(depth, f"if LT({lv}, {rv}):")
+                elif op == ">":
+                    self.emit(depth, f"if LT({rv}, {lv}):")
+                elif op == "<=":
+                    self.emit(depth, f"if not LT({rv}, {lv}):")
+                else:  # ">="
+                    self.emit(depth, f"if not LT({lv}, {rv}):")
                 depth += 1
             else:
                 _, function, elements, op, guard, guard_left = lit
