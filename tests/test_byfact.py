@@ -43,7 +43,9 @@ def test_the_fact_rules_of_the_knowledge_base(engine: Engine) -> None:
     assert _rule(engine, "limb_muscle_count(").fact is None  # reads a derived predicate, through an aggregate
     # every fact rule keeps the record of its variables' values, which its derivations are rebuilt from
     facts = [r for r in engine.program.rules if r.fact is not None]
-    assert len(facts) == 21 and all(r.marked and r.record is not None for r in facts)
+    assert all(r.marked and r.record is not None for r in facts)
+    heads = {r.head[0][0] for r in facts}
+    assert {"in_force", "emg_region", "emg_nerve", "emg_root", "ncs_study", "emg_performed", "ncs_performed"} <= heads
 
 
 def test_a_traced_batch_grounds_a_fact_rule_as_written(engine: Engine) -> None:
