@@ -29,7 +29,7 @@ from clingo import ast
 from clingo._internal import _lib
 
 from . import messages, terms
-from .messages import Pattern, _atom_of, _build, _checked_body, _compare, _literal, _match, _pattern, aggregate_value
+from .messages import Pattern, _atom_of, _build, _checked_body, _literal, _match, _pattern, aggregate_value
 from .result import Derivation, new_derivation
 
 
@@ -273,7 +273,6 @@ class _Generator:
             "P": tuple(self.patterns),
             "BUILD": _build,
             "MATCH": _match,
-            "CMP": _compare,
             "LT": _lib.clingo_symbol_is_less_than,
             "AGG": aggregate_value,
             "ABSENT": _absent,
@@ -310,20 +309,7 @@ class _Generator:
                 depth += 1
             elif kind == "cmp":
                 _, op, left, right = lit
-                lv, rv = self.value(left), self.value(right)
-                # clingo's order of symbols, asked of clingo directly (as messages._compare does)
-                if op == "=":
-                    self.emit(depth, f"if {lv} == {rv}:")
-                elif op == "!=":
-                    self.emit(depth, f"if {lv} != {rv}:")
-                elif op == "<":
-                    self.emit(depth, f"if LT({lv}, {rv}):")
-                elif op == ">":
-                    self.emit(depth, f"if LT({rv}, {lv}):")
-                elif op == "<=":
-                    self.emit(depth, f"if not LT({rv}, {lv}):")
-                else:  # ">="
-                    self.emit(depth, f"if not LT({lv}, {rv}):")
+                self.emit(depth, f"if {self.comparison(self.value(left), op, self.value(right))}:")
                 depth += 1
             else:
                 _, function, elements, op, guard, guard_left = lit
@@ -346,12 +332,28 @@ class _Generator:
                     bound.add(guard[1])
                 else:
                     g = self.value(guard)
-                    test = f"CMP({g}, {op!r}, {value})" if guard_left else f"CMP({value}, {op!r}, {g})"
+                    test = self.comparison(g, op, value) if guard_left else self.comparison(value, op, g)
                     self.emit(depth, f"if {test}:")
                     depth += 1
                 if counted:
                     members.append(counted)
         return depth
+
+    @staticmethod
+    def comparison(left: str, op: str, right: str) -> str:
+        """The expression of ``left op right`` for two symbol values, in clingo's order of symbols
+        (asked of clingo with one call, as messages._compare does)."""
+        if op == "=":
+            return f"{left} == {right}"
+        if op == "!=":
+            return f"{left} != {right}"
+        if op == "<":
+            return f"LT({left}, {right})"
+        if op == ">":
+            return f"LT({right}, {left})"
+        if op == "<=":
+            return f"not LT({right}, {left})"
+        return f"not LT({left}, {right})"  # ">="
 
     def fetch(self, name: str, arity: int, key_pos: tuple[int, ...], depth: int) -> str:
         """Emit the fetching of an index when first needed; returns its local."""

@@ -827,12 +827,13 @@ class LoadedProgram:
         # grounded, so atoms no chosen rule defines are expected.)
         defined: set[Signature] = set()
         records: list[str] = []
+        # (a batch's fact rule is grounded as written even with the trace: the reasoner gives its
+        # derivations, reasoner/byfact.py)
+        traced = [trace and chosen[i] and (single or rule.fact is None) for i, rule in enumerate(self.rules)]
         for i, rule in enumerate(self.rules):
             if chosen[i]:
                 defined.update(rule.head)
-                if trace and not single and rule.fact is not None:
-                    pass  # grounded as written; the reasoner gives its derivations (reasoner/byfact.py)
-                elif trace and rule.record is not None and not single:
+                if traced[i] and rule.record is not None and not single:
                     # a record of the values of the variables: after the encounter number (and
                     # the record's name last)
                     name, slots = rule.record
@@ -841,7 +842,7 @@ class LoadedProgram:
                         members = f"#show prov_member/{1 + 3 + 1}."  # K, rule, head, member, tag
                         if members not in records:
                             records.append(members)
-                elif trace:
+                elif traced[i]:
                     defined.update(rule.twin_heads)
         extra = 0 if single else 1
         parts.extend(f"#show {n}/{a + extra}." for n, a in self.shown if (n, a) in defined)
@@ -854,13 +855,12 @@ class LoadedProgram:
         projected: set[Signature] = set()
         for i, rule in enumerate(self.rules):
             if chosen[i]:
-                traced = trace and (single or rule.fact is None)
-                if traced and rule.marked:
+                if traced[i] and rule.marked:
                     if single or rule.record is None:
                         projected.update(rule.head)
                 else:
                     parts.append(rule.single if single else rule.text)
-                if traced and rule.twins:
+                if traced[i] and rule.twins:
                     parts.append(rule.single_twins if single else rule.twins)
         for sig in sorted(projected):
             parts.append(self.projections[sig][1 if single else 0])
