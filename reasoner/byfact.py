@@ -24,7 +24,7 @@ from typing import Any
 
 import clingo
 
-from . import derive
+from . import bottomup, derive
 from .loader import Blocker, LoadedProgram, Signature
 from .result import Derivation
 
@@ -87,7 +87,23 @@ class _Group:
         self.blocking = frozenset(b[0] for r in rules for b in r.blockers)
 
 
-Chosen = tuple[dict[Signature, _Group], frozenset[Signature]]
+class _Entries:
+    """The chosen rules of one entry group (loader.EntryGroup) in a selection: a number naming
+    them in the kept derivations' keys, the rules in the order they run, and the input predicates
+    they read with the argument position that holds the entry."""
+
+    __slots__ = ("number", "rules", "reads")
+
+    def __init__(
+        self, number: int, rules: tuple[tuple[int, int], ...], reads: tuple[tuple[Signature, int], ...]
+    ) -> None:
+        self.number = number
+        self.rules = rules  # each rule's index and the slot of the entry's variable in its record
+        self.reads = reads
+
+
+# the fact rules by fact signature, the signatures their facts and blockers have, and the entry groups
+Chosen = tuple[dict[Signature, _Group], frozenset[Signature], tuple[_Entries, ...]]
 
 
 class _OneFact(derive.Indexed):
@@ -115,6 +131,25 @@ class _OneFact(derive.Indexed):
         if held is not None:
             return {args for _, args in held}
         return super().full(name, arity)
+
+
+class _EntryStore(bottomup.Store):
+    """The reference data and the input facts of one entry, with the atoms the entry group's
+    rules derive from them; emptied for the next entry (the reference data's indexes kept)."""
+
+    def __init__(self, reference: derive.Reference, keys: list[str]) -> None:
+        super().__init__(reference, keys)
+        self._kept = reference.static.keys() | reference.tables
+
+    def reset(self) -> None:
+        self._seen = {}
+        self._lists = {}
+        self.nonempty = set()
+        kept = self._kept
+        for key in [k for k in self._index if (k[0], k[1]) not in kept]:
+            del self._index[key]
+        for sig in [s for s in self._full if s not in kept]:
+            del self._full[sig]
 
 
 class FactRules:
@@ -162,7 +197,14 @@ class FactRules:
                 number = self._numbers.setdefault(indexes, len(self._numbers))
                 groups[sig] = _Group(number, tuple(rules))
             read = {s for g in groups.values() for r in g.rules for s in (r.fact, *(b[0] for b in r.blockers))}
-            found = self._chosen[marked] = (groups, frozenset(read))
+            chosen = set(marked)
+            entries = []
+            for group in self._program.entries:
+                pairs = tuple((i, slot) for i, slot in zip(group.rules, group.slots) if i in chosen)
+                if pairs:
+                    number = self._numbers.setdefault(tuple(i for i, _ in pairs), len(self._numbers))
+                    entries.append(_Entries(number, pairs, group.reads))
+            found = self._chosen[marked] = (groups, frozenset(read), tuple(entries))
         return found
 
     def derivations(
@@ -174,8 +216,8 @@ class FactRules:
     ) -> None:
         """Add to ``found`` (each encounter's derivations) those of the chosen fact rules through
         each encounter's ``facts`` (``keys``: the batch's keyed keys, for a fact not met before)."""
-        groups, read = chosen
-        if not groups:
+        groups, read, entries = chosen
+        if not groups and not entries:
             return
         kept = self._kept
         if self._count >= KEPT_LIMIT:
@@ -185,8 +227,16 @@ class FactRules:
         older = self._older
         count = 0
         store: _OneFact | None = None
+        entry_store: _EntryStore | None = None
+        # the entry groups reading each input predicate, with the position of the entry in it
+        entry_reads: dict[Signature, list[tuple[int, int]]] = {}
+        for n, group_e in enumerate(entries):
+            for sig, pos in group_e.reads:
+                entry_reads.setdefault(sig, []).append((n, pos))
         for k, fs in enumerate(facts):
             given: dict[Signature, set[tuple[int, ...]]] = {}
+            # each entry's input facts (as read), by entry group and the entry's value
+            by_entry: dict[tuple[int, int], list[tuple[Signature, tuple[int, ...]]]] = {}
             for name, args in fs:
                 sig = (name, len(args))
                 if sig in read:
@@ -196,8 +246,30 @@ class FactRules:
                         given[sig] = {values}
                     else:
                         rows.add(values)  # each fact once, as clingo holds it once
+                at = entry_reads.get(sig)
+                if at is not None:
+                    values = tuple([a._rep for a in args])
+                    for n, pos in at:
+                        bucket = by_entry.get((n, values[pos]))
+                        if bucket is None:
+                            by_entry[(n, values[pos])] = [(sig, values)]
+                        else:
+                            bucket.append((sig, values))
             seen: dict[Any, Any] = {}
             out = found[k]
+            for (n, value), entry_facts in by_entry.items():
+                group_e = entries[n]
+                key_e = (group_e.number, tuple(entry_facts), value)
+                got = kept.get(key_e)
+                if got is None:
+                    got = older.get(key_e)
+                    if got is None:
+                        if entry_store is None:
+                            entry_store = _EntryStore(self._reference(), keys)
+                        got = self._run_entry(group_e, value, entry_facts, entry_store)
+                    kept[key_e] = got
+                    count += len(got)
+                out.extend(got)
             for sig, group in groups.items():
                 rows = given.get(sig)
                 if not rows:
@@ -224,19 +296,49 @@ class FactRules:
                     out.extend(got)
         self._count += count
 
-    def _work_out(self, rule: FactRule, values: tuple[int, ...], store: _OneFact) -> Kept:
-        """The derivations of ``rule`` through the fact of ``values``, no fact blocking it."""
-        compiled = self._plans.get(rule.index)
+    def _compiled(self, index: int) -> tuple[derive.RulePlan, Any]:
+        """Marked rule ``index``'s record twin compiled to give the values of its variables, and
+        what rebuilds a derivation from them."""
+        compiled = self._plans.get(index)
         if compiled is None:
-            marked = self._program.rules[rule.index]
-            assert marked.record is not None  # the loader keeps a fact rule only with its record's variables
+            marked = self._program.rules[index]
+            assert marked.record is not None  # the loader keeps a fact or entry rule only with its record's variables
             plan = derive.compile_values(
                 self._program.named.get(marked.single_twins, marked.single_twins), marked.record[1]
             )
             assert plan is not None  # and only if its twin compiles
-            compiled = self._plans[rule.index] = (plan, self._rebuild(rule.index))
-        plan, rebuild = compiled
+            compiled = self._plans[index] = (plan, self._rebuild(index))
+        return compiled
+
+    def _work_out(self, rule: FactRule, values: tuple[int, ...], store: _OneFact) -> Kept:
+        """The derivations of ``rule`` through the fact of ``values``, no fact blocking it."""
+        plan, rebuild = self._compiled(rule.index)
         store.hold(rule.fact, values)
         solutions: dict[tuple[int, ...], None] = {}
         plan.run(store, solutions)
         return [rebuild.run(v) for v in solutions]
+
+    def _run_entry(
+        self, group: _Entries, value: int, facts: list[tuple[Signature, tuple[int, ...]]], store: _EntryStore
+    ) -> Kept:
+        """The derivations of an entry group's rules through the input ``facts`` of the entry
+        ``value``: the rules run in their order over the facts and the atoms the earlier ones
+        derived for the entry."""
+        store.reset()
+        by_sig: dict[Signature, list[tuple[int, ...]]] = {}
+        for sig, values in facts:
+            by_sig.setdefault(sig, []).append(values)
+        for sig, rows in by_sig.items():
+            store.add(sig, rows)
+        rules = self._program.rules
+        got: Kept = []
+        for index, slot in group.rules:
+            plan, rebuild = self._compiled(index)
+            solutions: dict[tuple[int, ...], None] = {}
+            plan.run(store, solutions)
+            built = [rebuild.run(v) for v in solutions if v[slot] == value]
+            if built:
+                got.extend(built)
+                # the heads, for the rules after it (a head predicate's rules run one after another)
+                store.add(rules[index].head[0], [tuple([a._rep for a in d.head.arguments]) for _, d in built], True)
+        return got

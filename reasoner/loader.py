@@ -587,6 +587,23 @@ class EncounterRule:
     # batch grounds it as written and the reasoner gives its derivations (reasoner/byfact.py);
     # load_program leaves it None when the reasoner cannot evaluate the rule's twin.
     fact: tuple[Signature, tuple[Blocker, ...]] | None = None
+    # A marked rule of an entry group (_entry_groups): its derivations depend on the encounter
+    # through the input facts of one entry. A traced batch grounds it as written and the reasoner
+    # gives its derivations (reasoner/byfact.py).
+    entry: bool = False
+
+
+@dataclass(frozen=True)
+class EntryGroup:
+    """Marked rules whose derivations depend on the encounter through the input facts of one entry
+    at a time (see :func:`_entry_groups`): the rules in the order they run, and the input predicates
+    they read, each with the argument position that holds the entry."""
+
+    rules: tuple[int, ...]
+    reads: tuple[tuple[Signature, int], ...]  # a predicate may be read at two positions (p(X,_), p(_,X))
+    # each rule's slot of the entry's variable in its record (a fact read at two positions also
+    # holds another entry's value: the reasoner keeps only the derivations of the entry's own)
+    slots: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -652,6 +669,8 @@ class LoadedProgram:
     strata: Any = None
     # the needs of the rules, indexed for select (see _needs_index)
     _needs: _NeedsIndex | None = field(default=None, repr=False)
+    # the entry groups (_entry_groups), worked out at load
+    entries: tuple[EntryGroup, ...] = ()
 
     def keyed_keys(self, keys: set[str] | frozenset[str]) -> list[str]:
         """The keys of keyed reference tables (kb: keyed_table/2) whose rows a batch naming ``keys``
@@ -829,7 +848,9 @@ class LoadedProgram:
         records: list[str] = []
         # (a batch's fact rule is grounded as written even with the trace: the reasoner gives its
         # derivations, reasoner/byfact.py)
-        traced = [trace and chosen[i] and (single or rule.fact is None) for i, rule in enumerate(self.rules)]
+        traced = [
+            trace and chosen[i] and (single or (rule.fact is None and not rule.entry)) for i, rule in enumerate(self.rules)
+        ]
         for i, rule in enumerate(self.rules):
             if chosen[i]:
                 defined.update(rule.head)
@@ -1302,6 +1323,136 @@ def _is_stratified(statements: Iterable[ast.AST]) -> bool:
     return True
 
 
+def _local_variable(
+    portable: tuple[Any, ...], keyed: dict[Signature, int], inputs: set[Signature], dynamic: set[Signature]
+) -> tuple[str, list[tuple[Signature, int]]] | None:
+    """The variable by which a rule's body reads one entry (see :func:`_entry_groups`), with the
+    input predicates it reads and the argument position that holds it there; None if there is none."""
+    _, _, literals = portable
+    found: dict[str, list[tuple[Signature, int]]] | None = None
+    for lit in literals:
+        if lit[0] == "cmp":
+            continue
+        if lit[0] not in ("pos", "neg"):
+            return None  # an aggregate
+        sig = (lit[1], len(lit[2]))
+        if sig not in dynamic:
+            continue  # reference data
+        if sig in keyed:
+            allowed: Iterable[int] = (keyed[sig],)
+        elif sig in inputs:
+            allowed = range(len(lit[2]))
+        else:
+            return None  # a derived predicate not keyed by an entry
+        here: dict[str, list[tuple[Signature, int]]] = {}
+        for pos in allowed:
+            arg = lit[2][pos]
+            if arg[0] == "v" and arg[1] not in here:
+                here[arg[1]] = [(sig, pos)] if sig in inputs else []
+        if found is None:
+            found = here
+        else:
+            found = {v: found[v] + here[v] for v in found if v in here}
+        if not found:
+            return None
+    if not found:
+        return None
+    variable = next(iter(found))  # the first in the order of the body's arguments
+    return variable, found[variable]
+
+
+def _entry_groups(program: LoadedProgram) -> tuple[EntryGroup, ...]:
+    """The groups of marked rules whose derivations depend on the encounter through the input facts
+    of one entry at a time: a rule of a group reads, in each of its encounter literals (positive or
+    negated, no aggregate), the same variable X where an input predicate has it, or where a keyed
+    predicate has its entry; a derived predicate is keyed (at argument k) when every rule that
+    defines it is such a rule with X as its head's argument k. ``limb_entry(I,L) :- enc_emg(I,_,S);
+    emg_region(I,G); limb_of(G,S,L).`` reads entry I of the needle EMG list, ``emg_region`` being
+    keyed by I (its rules read ``enc_emg(I,M,_)`` and ``not enc_emg_region(I,_)``, or
+    ``enc_emg_region(I,G)``); ``limb_muscle(L,M) :- limb_entry(I,L); enc_emg(I,M,_).`` reads it
+    too. Such a rule's derivations through entry v are then those of the rules of its group run on
+    the input facts that have v where the group reads the entry (and the reference data): the same
+    in every encounter with the same such facts. A traced batch grounds the rules as written and
+    the reasoner works out their derivations once per entry's facts and keeps them
+    (reasoner/byfact.py). Rules are grouped by the predicates they share (one group per kind of
+    entry); a group of fact rules alone is left to the fact rules (:func:`_fact_of`). A rule
+    qualifies only if its record twin compiles (the reasoner runs it to give the values of the
+    variables) and its head's rules are in a step of their own (not recursive)."""
+    dynamic = program.dynamic
+    rules = program.rules
+    defined = {sig for rule in rules for sig in rule.head}
+    inputs = {sig for sig in dynamic if _is_input(sig) and sig not in defined}
+    step_of: dict[int, int] = {}
+    for n, step in enumerate(program.strata.steps if program.strata is not None else ()):
+        if not step.recursive:
+            for i in step.rules:
+                step_of[i] = n
+    candidates = [
+        i
+        for i, rule in enumerate(rules)
+        if rule.marked
+        and rule.record is not None
+        and rule.portable is not None
+        and len(rule.head) == 1
+        and i in step_of
+        and compile_values(program.named.get(rule.single_twins, rule.single_twins), rule.record[1]) is not None
+    ]
+    rules_of: dict[Signature, list[int]] = {}
+    for i, rule in enumerate(rules):
+        for sig in rule.head:
+            rules_of.setdefault(sig, []).append(i)
+    keyed: dict[Signature, int] = {}
+    local: dict[int, tuple[str, list[tuple[Signature, int]]]] = {}
+    while True:
+        local = {}
+        for i in candidates:
+            found = _local_variable(rules[i].portable, keyed, inputs, dynamic)  # type: ignore[arg-type]
+            if found is not None and found[0] in rules[i].record[1]:  # type: ignore[index]
+                local[i] = found
+        grown = False
+        for sig, defining in rules_of.items():
+            if sig in keyed or not all(i in local for i in defining):
+                continue
+            at = set()
+            for i in defining:
+                head = rules[i].portable[1]  # type: ignore[index]
+                at.add(next((k for k, arg in enumerate(head) if arg == ("v", local[i][0])), None))
+            if len(at) == 1 and None not in at:
+                keyed[sig] = at.pop()
+                grown = True
+        if not grown:
+            break
+    # one group per set of rules linked by the predicates they read or define
+    parent: dict[Any, Any] = {}
+
+    def root(x: Any) -> Any:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for i, (_, reads) in local.items():
+        # an input predicate links the rules that read the entry at the same position in it
+        links: list[Any] = [("rule", i), *(("input", read) for read in reads)]
+        links += [("keyed", s) for s in rules[i].head if s in keyed]
+        links += [("keyed", (lit[1], len(lit[2]))) for lit in rules[i].portable[2] if lit[0] in ("pos", "neg")]  # type: ignore[index]
+        for other in links[1:]:
+            if other[0] == "input" or other[1] in keyed:
+                parent[root(other)] = root(links[0])
+    members: dict[Any, list[int]] = {}
+    for i in local:
+        members.setdefault(root(("rule", i)), []).append(i)
+    groups = []
+    for indexes in members.values():
+        if all(rules[i].fact is not None for i in indexes):
+            continue
+        order = sorted(indexes, key=lambda i: (step_of[i], i))
+        reads = sorted({read for i in indexes for read in local[i][1]})
+        slots = tuple(rules[i].record[1].index(local[i][0]) for i in order)  # type: ignore[index]
+        groups.append(EntryGroup(tuple(order), tuple(reads), slots))
+    groups.sort(key=lambda g: g.rules)
+    return tuple(groups)
+
+
 def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
     """Parse the entry file (following its includes), add provenance twins, split static from encounter rules."""
     collector = _Provenance()
@@ -1333,6 +1484,10 @@ def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
     from .bottomup import plan_strata  # noqa: PLC0415 (bottomup builds on this module)
 
     program.strata = plan_strata(program)
+    program.entries = _entry_groups(program)
+    for group in program.entries:
+        for i in group.rules:
+            program.rules[i] = replace(program.rules[i], fact=None, entry=True)
     static_marked = [m for m in collector.marked if m.signature not in program.dynamic]
     if static_marked:
         m = static_marked[0]

@@ -1,4 +1,5 @@
-"""The derivations of a traced batch's fact rules, worked out by the reasoner per input fact (reasoner/byfact.py).
+"""The derivations of a traced batch's fact rules and entry groups, worked out by the reasoner per
+input fact and per entry (reasoner/byfact.py).
 
 Source: docs/knowledge-base.md, "The rule marker and provenance": a batch's derivations are what
 the provenance twins derive for each encounter, the same as for the encounter evaluated alone;
@@ -32,8 +33,7 @@ def test_the_fact_rules_of_the_knowledge_base(engine: Engine) -> None:
     input literals that block it; a rule with two input facts, an aggregate or an input fact read
     through a rule's head is not one."""
     assert _rule(engine, "in_force(C) :- cpt_code(").fact == (("enc_date", 1), ())
-    assert _rule(engine, "emg_root(I,R) :- enc_emg(I,M,_)").fact == (("enc_emg", 3), (("enc_emg_root", 2, (("v", 0), None)),))
-    assert _rule(engine, "emg_root(I,R) :- enc_emg_root(").fact == (("enc_emg_root", 2), ())
+    assert _rule(engine, "ncci_loaded(T) :- enc_edition(").fact == (("enc_edition", 3), ())
     assert _rule(engine, 'ncs_study(N,S,T,B) :- enc_ncs(').fact == (
         ("enc_ncs", 5),
         (("switch", 1, (("c", "branches_as_one_study"),)),),
@@ -45,7 +45,45 @@ def test_the_fact_rules_of_the_knowledge_base(engine: Engine) -> None:
     facts = [r for r in engine.program.rules if r.fact is not None]
     assert all(r.marked and r.record is not None for r in facts)
     heads = {r.head[0][0] for r in facts}
-    assert {"in_force", "emg_region", "emg_nerve", "emg_root", "ncs_study", "emg_performed", "ncs_performed"} <= heads
+    assert {"in_force", "ncs_study", "emg_performed", "ncs_performed", "ncci_loaded"} <= heads
+    # a fact rule of an entry group is the group's (see the next test)
+    assert _rule(engine, "emg_root(I,R) :- enc_emg(I,M,_)").fact is None
+
+
+def test_the_entry_groups_of_the_knowledge_base(engine: Engine) -> None:
+    """loader._entry_groups: the rules whose every encounter literal reads one needle EMG entry (I),
+    directly or through a predicate keyed by it, form one group that reads the entry's input facts
+    at their first argument; they run in the order of their strata (a muscle's region before its
+    limb, its limb before the limb's muscles). A rule that reads the entry through an anonymous
+    variable (limb_examined), a predicate not keyed by it (paraspinal_related reads limb_examined)
+    or an aggregate is not one."""
+    program = engine.program
+    (group,) = program.entries
+    assert group.reads == tuple(
+        ((name, arity), 0)
+        for name, arity in (("enc_emg", 3), ("enc_emg_level", 2), ("enc_emg_nerve", 2), ("enc_emg_region", 2), ("enc_emg_root", 2))
+    )
+    texts = [program.rules[i].single for i in group.rules]
+    starts = [
+        "emg_region(I,G) :- enc_emg(I,M,_)",
+        "emg_region(I,G) :- enc_emg_region(",
+        "emg_root(I,R) :- enc_emg(I,M,_)",
+        "limb_entry(I,L) :- ",
+        "limb_muscle(L,M) :- limb_entry(I,L)",
+        "limb_nerve(L,N) :- ",
+        "limb_root(L,R) :- limb_entry(I,L)",
+        "paraspinal_entry(I,Grp) :- ",
+        "emg_site(I,larynx) :- ",
+        "sphincter_examined(I) :- ",
+    ]
+    at = {start: next(n for n, t in enumerate(texts) if t.startswith(start)) for start in starts}
+    assert at["emg_region(I,G) :- enc_emg(I,M,_)"] < at["limb_entry(I,L) :- "] < at["limb_muscle(L,M) :- limb_entry(I,L)"]
+    assert all(program.rules[i].entry and program.rules[i].fact is None for i in group.rules)
+    # the entry's variable, by its slot in each rule's record
+    assert all(program.rules[i].record[1][slot] == "I" for i, slot in zip(group.rules, group.slots))
+    for other in ("limb_examined(L) :- ", "paraspinal_related(I,L) :- ", "limb_muscle_count(", "emg_site(I,cervical_paraspinal)"):
+        assert not _rule(engine, other).entry, other
+    assert sum(r.entry for r in program.rules) == len(group.rules)
 
 
 def test_a_traced_batch_grounds_a_fact_rule_as_written(engine: Engine) -> None:
@@ -56,6 +94,8 @@ def test_a_traced_batch_grounds_a_fact_rule_as_written(engine: Engine) -> None:
     name = rule.record[0]
     batch = program.select(frozenset(program.dynamic), True, text=True)
     assert rule.text in batch and f"#show {name}/" not in batch and f"{name}(K__enc" not in batch
+    entry = _rule(engine, "limb_entry(I,L) :- ")  # so is a rule of an entry group
+    assert entry.text in batch and f"#show {entry.record[0]}/" not in batch and f"{entry.record[0]}(K__enc" not in batch
     other = _rule(engine, "limb_muscle_count(")
     assert other.record is not None and f"#show {other.record[0]}/" in batch  # a rule on derived atoms keeps its records
     single = program.select(frozenset(program.dynamic), True, text=True, single=True)
@@ -104,21 +144,26 @@ def test_a_batch_gives_each_encounter_the_derivations_of_its_facts(engine: Engin
 
 
 def test_the_derivations_through_a_fact_are_worked_out_once_and_kept(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """A fact met again is not worked out again; the kept derivations are held in two generations
+    """A fact or an entry met again is not worked out again; the kept derivations are held in two generations
     (one met again in the older moves to the newer; when the newer holds KEPT_LIMIT derivations the
     older is dropped), so what recent batches met stays and the rest is forgotten and worked out
     again, the same."""
     limit = 300
     monkeypatch.setattr(byfact, "KEPT_LIMIT", limit)
     fresh = Engine()
-    worked: list[tuple[int, tuple[int, ...]]] = []
-    work_out = fresh._by_fact._work_out
+    worked: list[tuple[object, ...]] = []
+    work_out, run_entry = fresh._by_fact._work_out, fresh._by_fact._run_entry
 
     def spy(rule, values, store):  # type: ignore[no-untyped-def]
         worked.append((rule.index, values))
         return work_out(rule, values, store)
 
+    def spy_entry(group, value, facts, store):  # type: ignore[no-untyped-def]
+        worked.append((group.number, value, tuple(facts)))
+        return run_entry(group, value, facts, store)
+
     fresh._by_fact._work_out = spy  # type: ignore[method-assign]
+    fresh._by_fact._run_entry = spy_entry  # type: ignore[method-assign]
 
     def evaluate(encounters: list[dict]) -> list[object]:
         worked.clear()
@@ -126,7 +171,8 @@ def test_the_derivations_through_a_fact_are_worked_out_once_and_kept(monkeypatch
 
     first, others = list(generate(10, seed=31, recent=30)), list(generate(200, seed=32))
     traced = evaluate(first)
-    assert len(worked) > 10 and len(set(worked)) == len(worked)  # each rule and fact once
+    assert len(worked) > 10 and len(set(worked)) == len(worked)  # each rule and fact, each entry, once
+    assert sum(len(w) == 3 for w in worked) > 10  # entries among them
     assert evaluate(first) == traced and worked == []  # all kept
     derivations = evaluate(others)
     kept = fresh._by_fact
@@ -139,11 +185,13 @@ def test_the_derivations_through_a_fact_are_worked_out_once_and_kept(monkeypatch
         assert result == fresh.evaluate(encounter, trace=True).derivations, encounter["id"]
 
 
-def test_a_rule_is_a_fact_rule_only_when_one_fact_decides_it(tmp_path: Path) -> None:
-    """loader._fact_of over rules added to a copy of the knowledge base: a negated input literal
-    whose variable the reference data binds, an input predicate some rule defines, or two positive
-    input literals leave a rule to its batch records; the others' batch derivations equal those of
-    the encounter evaluated alone."""
+def test_a_rule_is_a_fact_rule_only_when_one_fact_decides_it(engine: Engine, tmp_path: Path) -> None:
+    """loader._fact_of and loader._entry_groups over rules added to a copy of the knowledge base: a
+    negated input literal whose variable the reference data binds, or two positive input literals,
+    leave a rule to its entry group if every encounter literal reads one entry (entry_trunk by the
+    entry I, entry_pair by the muscle M, entry_not_named by I read at two positions of enc_emg), else
+    to its batch records; an input predicate some rule defines is neither; the batch derivations of
+    all equal those of the encounter evaluated alone."""
     from cptkb.kb import KB_DIR
 
     kb = tmp_path / "kb"
@@ -154,6 +202,8 @@ def test_a_rule_is_a_fact_rule_only_when_one_fact_decides_it(tmp_path: Path) -> 
             'entry_trunk(I, T) :- rule("anatomy.nerve"), enc_emg(I, M, _), muscle(M, _, N), trunk_of(N, T), not enc_emg_nerve(I, T).\n'
             'entry_side(I, S) :- rule("anatomy.nerve"), enc_emg(I, _, S), not enc_emg_root(I, _), not switch(branches_as_one_study).\n'
             'entry_pair(I, J) :- rule("anatomy.nerve"), enc_emg(I, M, _), enc_emg(J, M, _), I != J.\n'
+            'entry_not_named(I) :- rule("anatomy.nerve"), enc_emg(I, _, _), not enc_emg(_, I, _).\n'
+            'entry_unsure(I) :- rule("anatomy.nerve"), enc_emg(I, _, _), not enc_emg_level(_, _).\n'
             'enc_pos("99") :- rule("anatomy.nerve"), emg_performed.\n'
             'pos_checked(P) :- rule("anatomy.nerve"), enc_pos(P).\n'
         )
@@ -162,6 +212,14 @@ def test_a_rule_is_a_fact_rule_only_when_one_fact_decides_it(tmp_path: Path) -> 
     assert _rule(other, "entry_pair(").fact is None  # two enc_emg facts
     assert _rule(other, "pos_checked(").fact is None  # enc_pos is defined by a rule
     assert _rule(other, "facility_setting :- enc_pos(").fact is None  # so for every rule that reads it
+    for start in ("entry_side(", "pos_checked(", "facility_setting :- enc_pos(", "entry_unsure("):
+        assert not _rule(other, start).entry, start  # a literal without the entry (switch, enc_pos, enc_emg_level)
+    # entry_not_named reads enc_emg at its first and second arguments, so it links the rules that
+    # read a muscle entry (I) with the one that reads a muscle (entry_pair): one group reading both
+    (group,) = other.program.entries
+    heads = {other.program.rules[i].head[0][0] for i in group.rules}
+    assert {"entry_trunk", "entry_pair", "entry_not_named", "limb_entry"} <= heads
+    assert group.reads == ((("enc_emg", 3), 0), (("enc_emg", 3), 1), *engine_reads(engine)[1:])
     assert _rule(other, "entry_side(").fact == (
         ("enc_emg", 3),
         (("enc_emg_root", 2, (("v", 0), None)), ("switch", 1, (("c", "branches_as_one_study"),))),
@@ -175,8 +233,19 @@ def test_a_rule_is_a_fact_rule_only_when_one_fact_decides_it(tmp_path: Path) -> 
         sides = [sorted(str(d.head) for d in r.derivations if str(d.head).startswith("entry_side(")) for r in results]
         expected = [["entry_side(0,left)", "entry_side(1,left)", "entry_side(2,left)", "entry_side(3,right)"], ["entry_side(1,left)"]]
         assert sides == (expected if switches is None else [[], []])
+        pairs = [sorted(str(d.head) for d in r.derivations if str(d.head).startswith("entry_pair(")) for r in results]
+        assert pairs == [["entry_pair(0,3)", "entry_pair(3,0)"], []]  # APB on both sides
+        # each entry once: the fact enc_emg(0,"APB",left) is also read as the entry "APB" (second argument)
+        named = [sorted(str(d.head) for d in r.derivations if str(d.head).startswith("entry_not_named(")) for r in results]
+        assert named == [[f"entry_not_named({i})" for i in range(4)], ["entry_not_named(0)", "entry_not_named(1)"]]
         for encounter, result in zip(encounters, results):
             assert result.derivations == other.evaluate(encounter, switches=switches, trace=True).derivations
+
+
+def engine_reads(engine: Engine) -> tuple[tuple[tuple[str, int], int], ...]:
+    """The reads of the knowledge base's one entry group (test_the_entry_groups_of_the_knowledge_base)."""
+    (group,) = engine.program.entries
+    return group.reads
 
 
 def test_an_engine_is_freed_when_no_longer_referred_to() -> None:

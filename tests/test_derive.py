@@ -283,7 +283,7 @@ def test_rebuilt_derivations_are_kept_in_two_generations(monkeypatch) -> None:  
     the last batches met stays and what they did not is forgotten."""
     from cptkb.reasoner import engine as engine_module
 
-    limit = 400
+    limit = 200
     monkeypatch.setattr(engine_module, "_BOUND_LIMIT", limit)
     fresh = Engine()
     fresh._tags = fresh._tag_kinds()
