@@ -168,6 +168,8 @@ class FactRules:
         self._rules = {i: FactRule(i, *rule.fact) for i, rule in enumerate(program.rules) if rule.fact is not None}
         self._rebuild = rebuild
         self._reference = reference
+        # each rule's encounter predicates its positive body reads (bottomup.Strata.needs)
+        self._needs = program.strata.needs if program.strata is not None else bottomup.plan_strata(program).needs
         # each rule's record twin compiled to give the values of its variables, and its rebuilder
         self._plans: dict[int, tuple[derive.RulePlan, Any]] = {}
         # the derivations kept, by group number, fact values and which rules the encounter blocks
@@ -331,14 +333,19 @@ class FactRules:
         for sig, rows in by_sig.items():
             store.add(sig, rows)
         rules = self._program.rules
+        needs = self._needs
+        nonempty = store.nonempty
         got: Kept = []
         for index, slot in group.rules:
+            if not needs[index] <= nonempty:
+                continue  # a predicate its positive body reads has no atom: it cannot fire
             plan, rebuild = self._compiled(index)
             solutions: dict[tuple[int, ...], None] = {}
             plan.run(store, solutions)
             built = [rebuild.run(v) for v in solutions if v[slot] == value]
             if built:
                 got.extend(built)
-                # the heads, for the rules after it (a head predicate's rules run one after another)
-                store.add(rules[index].head[0], [tuple([a._rep for a in d.head.arguments]) for _, d in built], True)
+                # the heads, for the rules after it (the rules of a head predicate run one after
+                # another, before any rule that reads it: its indexes are not built yet)
+                store.add(rules[index].head[0], [tuple([a._rep for a in d.head.arguments]) for _, d in built])
         return got

@@ -1349,10 +1349,7 @@ def _local_variable(
             arg = lit[2][pos]
             if arg[0] == "v" and arg[1] not in here:
                 here[arg[1]] = [(sig, pos)] if sig in inputs else []
-        if found is None:
-            found = here
-        else:
-            found = {v: found[v] + here[v] for v in found if v in here}
+        found = here if found is None else {v: found[v] + here[v] for v in found if v in here}
         if not found:
             return None
     if not found:
