@@ -30,10 +30,28 @@ from .result import Derivation
 
 Kept = list[tuple[str, Derivation]]  # the derivations through one fact, each with its sort key
 
-# the derivations kept, by fact: each of the two generations holds about this many derivations (one
-# met again in the older moves to the newer; once the newer holds this many, the older is dropped at
-# the next batch). Counted in derivations, not facts: a date's codes in force are about thirty.
+# the derivations kept, by fact or entry, for each group of rules (a fact signature's fact rules, an
+# entry group) apart: each of its two generations holds about this many derivations (one met again in
+# the older moves to the newer; once the newer holds this many, the older is dropped at the next
+# batch). Counted in derivations, not facts: a date's codes in force are about thirty. Apart, so
+# that a stream of new dates, each with its codes in force, does not push out the entries met.
 KEPT_LIMIT = 50_000
+
+
+class _Generations:
+    """The derivations one group of rules keeps, in two generations (see KEPT_LIMIT)."""
+
+    __slots__ = ("newer", "older", "count")
+
+    def __init__(self) -> None:
+        self.newer: dict[Any, Kept] = {}
+        self.older: dict[Any, Kept] = {}
+        self.count = 0  # the derivations the newer generation holds
+
+    def turn(self) -> None:
+        """The older generation dropped for the newer, if the newer is full."""
+        if self.count >= KEPT_LIMIT:
+            self.older, self.newer, self.count = self.newer, {}, 0
 
 
 class FactRule:
@@ -172,10 +190,9 @@ class FactRules:
         self._needs = program.strata.needs if program.strata is not None else bottomup.plan_strata(program).needs
         # each rule's record twin compiled to give the values of its variables, and its rebuilder
         self._plans: dict[int, tuple[derive.RulePlan, Any]] = {}
-        # the derivations kept, by group number, fact values and which rules the encounter blocks
-        self._kept: dict[tuple[int, tuple[int, ...], Any], Kept] = {}
-        self._older: dict[tuple[int, tuple[int, ...], Any], Kept] = {}
-        self._count = 0  # the derivations the newer generation holds
+        # the derivations kept, by group number: for a fact signature's rules by fact values and which
+        # rules the encounter blocks, for an entry group by the entry's facts and value
+        self.kept: dict[int, _Generations] = {}
         # the chosen fact rules of a selection by its marked rules (LoadedProgram.marked_chosen), and
         # each group's number by its rules (the same rules keep their number from batch to batch)
         self._chosen: dict[tuple[int, ...], Chosen] = {}
@@ -221,13 +238,13 @@ class FactRules:
         groups, read, entries = chosen
         if not groups and not entries:
             return
-        kept = self._kept
-        if self._count >= KEPT_LIMIT:
-            self._older, kept = kept, {}
-            self._kept = kept
-            self._count = 0
-        older = self._older
-        count = 0
+        generations: dict[int, _Generations] = {}
+        for number in [g.number for g in groups.values()] + [g.number for g in entries]:
+            kept_by = self.kept.get(number)
+            if kept_by is None:
+                kept_by = self.kept[number] = _Generations()
+            kept_by.turn()
+            generations[number] = kept_by
         store: _OneFact | None = None
         entry_store: _EntryStore | None = None
         # the entry groups reading each input predicate, with the position of the entry in it
@@ -261,28 +278,31 @@ class FactRules:
             out = found[k]
             for (n, value), entry_facts in by_entry.items():
                 group_e = entries[n]
-                key_e = (group_e.number, tuple(entry_facts), value)
-                got = kept.get(key_e)
+                kept_by = generations[group_e.number]
+                key_e = (tuple(entry_facts), value)
+                got = kept_by.newer.get(key_e)
                 if got is None:
-                    got = older.get(key_e)
+                    got = kept_by.older.get(key_e)
                     if got is None:
                         if entry_store is None:
                             entry_store = _EntryStore(self._reference(), keys)
                         got = self._run_entry(group_e, value, entry_facts, entry_store)
-                    kept[key_e] = got
-                    count += len(got)
+                    kept_by.newer[key_e] = got
+                    kept_by.count += len(got)
                 out.extend(got)
             for sig, group in groups.items():
                 rows = given.get(sig)
                 if not rows:
                     continue
+                kept_by = generations[group.number]
+                kept, older = kept_by.newer, kept_by.older
                 check = not group.blocking.isdisjoint(given)
                 for values in rows:
                     # which of the group's rules the encounter blocks for this fact (mostly none)
                     blocked = tuple([r.blocked(values, given, seen) for r in group.rules]) if check else None
                     if blocked is not None and True not in blocked:
                         blocked = None  # kept with the encounters that have no blocking fact at all
-                    key = (group.number, values, blocked)
+                    key = (values, blocked)
                     got = kept.get(key)
                     if got is None:
                         got = older.get(key)
@@ -294,9 +314,8 @@ class FactRules:
                                 if blocked is None or not blocked[n]:
                                     got.extend(self._work_out(rule, values, store))
                         kept[key] = got
-                        count += len(got)
+                        kept_by.count += len(got)
                     out.extend(got)
-        self._count += count
 
     def _compiled(self, index: int) -> tuple[derive.RulePlan, Any]:
         """Marked rule ``index``'s record twin compiled to give the values of its variables, and

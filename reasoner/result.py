@@ -313,8 +313,9 @@ def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symb
             continue
         counted = members.get((d.rule, d.head._rep))
         if counted:
-            # a derivation with the same members recurs too: built once and kept
-            cache_key = (found[i][0], frozenset(counted))
+            # a derivation with the same members recurs too: built once and kept (by the members'
+            # symbol values in order: a tuple of numbers, which the garbage collector stops tracking)
+            cache_key = (found[i][0], tuple(sorted(set(counted))))
             with_members = _WITH_MEMBERS.get(cache_key)
             if with_members is None:
                 if len(_WITH_MEMBERS) >= _DERIVATIONS_LIMIT:
@@ -329,7 +330,7 @@ def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symb
 _FIRST = itemgetter(0)
 
 
-_WITH_MEMBERS: dict[tuple[str, frozenset[int]], Derivation] = {}
+_WITH_MEMBERS: dict[tuple[str, tuple[int, ...]], Derivation] = {}
 
 
 def rules_behind(head: clingo.Symbol, by_head: dict[clingo.Symbol, list[Derivation]]) -> set[str]:
