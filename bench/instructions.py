@@ -1,6 +1,6 @@
 """Grounding work counted in instructions, a figure the machine's load does not move. Prints; asserts nothing.
 
-    python bench/instructions.py [--every N | --generated N [--recent DAYS] [--after M]] [--trace off|on|both] [--batch] [--whole] [--grounded]
+    python bench/instructions.py [--every N | --generated N [--recent DAYS] [--after M]] [--trace off|on|both] [--batch [--stream]] [--whole] [--grounded]
 
 Runs valgrind's callgrind (it must be installed) on this same script in a
 child process, once evaluating every N-th valid corpus encounter once and
@@ -21,6 +21,10 @@ service fall in the DAYS days up to 2026-10-31, as the dates of a stream of
 claims do (generate.py); with --after M both counted runs first evaluate M
 other generated encounters the same way, so that the figure is that of an
 engine well into a long stream (its kept tables filled), not of a young one.
+A batch's results are kept in a list until the last is read, unless with
+--stream each is dropped once read, as `cptkb batch` drops each result once it
+is written: the garbage collector's full collections, which go over every
+object alive, then come less often.
 Under callgrind a run takes a few minutes.
 """
 
@@ -32,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import time
+from typing import Any
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -47,8 +52,13 @@ def _child(
     grounded: bool,
     recent: int = 0,
     after: int = 0,
+    stream: bool = False,
 ) -> None:
     sys.path.insert(0, str(HERE))
+    import collections  # noqa: PLC0415
+
+    # the results of a batch kept in a list, or each dropped once read
+    consume: Any = (lambda results: collections.deque(results, maxlen=0)) if stream else list
     from bench import corpus  # noqa: PLC0415
     from generate import generate  # noqa: PLC0415
 
@@ -59,7 +69,7 @@ def _child(
     if after:
         earlier = list(generate(after, seed=999, recent=recent))
         if batch:
-            list(engine.evaluate_many(earlier, trace=trace))
+            consume(engine.evaluate_many(earlier, trace=trace))
         else:
             for enc in earlier:
                 engine.evaluate(enc, trace=trace)
@@ -67,7 +77,7 @@ def _child(
         if generated:
             encounters = list(generate(generated, seed=1000 + time_round, recent=recent))
         if batch:
-            list(engine.evaluate_many(encounters, trace=trace))
+            consume(engine.evaluate_many(encounters, trace=trace))
         else:
             for enc in encounters:
                 if whole and engine._controls._thread is not None:
@@ -91,11 +101,14 @@ def _count(
     grounded: bool = False,
     recent: int = 0,
     after: int = 0,
+    stream: bool = False,
 ) -> tuple[int, int]:
     args = [sys.executable, __file__, "--child", str(repeat), "--every", str(every), "--trace", "on" if trace else "off"]
     args += ["--generated", str(generated), "--recent", str(recent), "--after", str(after)]
     if batch:
         args.append("--batch")
+    if stream:
+        args.append("--stream")
     if whole:
         args.append("--whole")
     if grounded:
@@ -121,12 +134,15 @@ def main() -> None:
     parser.add_argument("--after", type=int, default=0, metavar="M", help="with --generated: first evaluate M other generated encounters")
     parser.add_argument("--trace", choices=("off", "on", "both"), default="both")
     parser.add_argument("--batch", action="store_true")
+    parser.add_argument("--stream", action="store_true", help="with --batch: drop each result once read, as cptkb batch does")
     parser.add_argument("--whole", action="store_true", help="count every instruction, not only those in ground")
     parser.add_argument("--grounded", action="store_true", help="ground an encounter alone with clingo (no bottom-up evaluation)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        _child(args.every, args.generated, args.child, args.trace == "on", args.batch, args.whole, args.grounded, args.recent, args.after)
+        _child(
+            args.every, args.generated, args.child, args.trace == "on", args.batch, args.whole, args.grounded, args.recent, args.after, args.stream
+        )
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: this benchmark counts instructions with callgrind")
@@ -138,8 +154,10 @@ def main() -> None:
     Engine()
     figures = {}
     for trace in {"off": [False], "on": [True], "both": [False, True]}[args.trace]:
-        once, n = _count(args.every, args.generated, 1, trace, args.batch, args.whole, args.grounded, args.recent, args.after)
-        twice, _ = _count(args.every, args.generated, 2, trace, args.batch, args.whole, args.grounded, args.recent, args.after)
+        counted = (args.every, args.generated)
+        rest = (trace, args.batch, args.whole, args.grounded, args.recent, args.after, args.stream)
+        once, n = _count(*counted, 1, *rest)
+        twice, _ = _count(*counted, 2, *rest)
         figures[trace] = (twice - once) / n
         mode = "batch" if args.batch else "single (grounded)" if args.grounded else "single"
         where = "in all" if args.whole else "in ground"
@@ -148,6 +166,8 @@ def main() -> None:
             what += f" dated in the last {args.recent} days"
         if args.generated and args.after:
             what += f", after {args.after + n} others"
+        if args.stream:
+            what += ", each result dropped once read"
         print(f"{mode} evaluation{' with trace' if trace else ''}: {figures[trace] / 1e6:.2f} M instructions {where} per encounter ({n} {what})")
     if len(figures) == 2:
         print(f"trace / no trace: {figures[True] / figures[False]:.2f}x")
