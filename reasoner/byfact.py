@@ -1,4 +1,4 @@
-"""The derivations of a traced batch's fact rules, worked out by the reasoner one input fact at a time.
+"""The derivations of a traced batch's fact rules and entry groups, worked out by the reasoner per input fact or entry.
 
 A fact rule (loader._fact_of) depends on the encounter through one input fact at a time: its body
 holds one positive input literal, reference data, comparisons, and negated input literals that
@@ -13,8 +13,15 @@ that a fact met again (a date, a muscle entry) costs a lookup instead of records
 back. A fact not met before is joined with the reference data by the rule's record twin compiled
 to give the values of its variables (derive.compile_values), and each derivation rebuilt from
 them as a batch record is (engine._Rebuild, which keeps the atoms it made: a new date's 31 codes
-in force share all but the date's atoms with those of other dates). tests/test_byfact.py compares
-batches with encounters evaluated alone.
+in force share all but the date's atoms with those of other dates).
+
+An entry group (loader._entry_groups) is the same one step further: rules that read one entry
+(the needle EMG entry I) through input facts and the heads of the group's rules on that entry
+(``limb_entry(I,L) :- enc_emg(I,_,S); emg_region(I,G); limb_of(G,S,L).``). Their derivations
+through an entry are those of the group's rules run, in the order of their strata, over the input
+facts that hold the entry's value where the group reads it: worked out once per such facts
+(_run_entry) and kept the same way. Each group of rules keeps its derivations apart
+(_Generations). tests/test_byfact.py compares batches with encounters evaluated alone.
 """
 
 from __future__ import annotations

@@ -355,9 +355,9 @@ class Engine:
     ) -> list[list[ShownAtom | RawAtom | Derived]]:
         """The shown atoms of a batch model (``values``), by encounter (``facts``: each encounter's
         input facts), without the encounter number; each encounter's derivation records and aggregate
-        members read into one :class:`Derived`, with (``by_fact``: the fact rules the batch grounded
-        as written, FactRules.chosen; ``keyed``: the keys whose keyed rows it held) the derivations
-        of the fact rules through its input facts (reasoner/byfact.py)."""
+        members read into one :class:`Derived`, with (``by_fact``: the fact rules and entry groups the
+        batch grounded as written, FactRules.chosen; ``keyed``: the keys whose keyed rows it held) the
+        derivations of those rules through its input facts and entries (reasoner/byfact.py)."""
         count = len(facts)
         numbers = _encounter_numbers(count)
         by_parts = _SHOWN_BY_PARTS
@@ -690,7 +690,7 @@ class _Batch:
     encounters: list[Encounter]
     facts: list[list[tuple[str, tuple[Any, ...]]]]  # each encounter's input facts, as added to the control
     keyed: list[str]  # the keys whose keyed rows the control holds
-    # with the trace, the fact rules grounded as written (reasoner/byfact.py, FactRules.chosen)
+    # with the trace, the fact rules and entry groups grounded as written (reasoner/byfact.py, FactRules.chosen)
     by_fact: byfact.Chosen | None
     control: clingo.Control | None
     pending: Future[list[list[int]]] | None

@@ -846,8 +846,8 @@ class LoadedProgram:
         # grounded, so atoms no chosen rule defines are expected.)
         defined: set[Signature] = set()
         records: list[str] = []
-        # (a batch's fact rule is grounded as written even with the trace: the reasoner gives its
-        # derivations, reasoner/byfact.py)
+        # (a batch's fact rules and the rules of its entry groups are grounded as written even with
+        # the trace: the reasoner gives their derivations, reasoner/byfact.py)
         traced = [
             trace and chosen[i] and (single or (rule.fact is None and not rule.entry)) for i, rule in enumerate(self.rules)
         ]
