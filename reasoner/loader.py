@@ -1377,7 +1377,9 @@ def _entry_groups(program: LoadedProgram) -> tuple[EntryGroup, ...]:
     variables) and its head's rules are in a step of their own (not recursive)."""
     dynamic = program.dynamic
     rules = program.rules
-    defined = {sig for rule in rules for sig in rule.head}
+    # a predicate some statement of the reference data also defines is not read from the entry alone
+    given = {sig for stm in program.static for sig in stm.heads}
+    defined = {sig for rule in rules for sig in rule.head} | given
     inputs = {sig for sig in dynamic if _is_input(sig) and sig not in defined}
     step_of: dict[int, int] = {}
     for n, step in enumerate(program.strata.steps if program.strata is not None else ()):
@@ -1391,6 +1393,7 @@ def _entry_groups(program: LoadedProgram) -> tuple[EntryGroup, ...]:
         and rule.record is not None
         and rule.portable is not None
         and len(rule.head) == 1
+        and rule.head[0] not in given
         and i in step_of
         and compile_values(program.named.get(rule.single_twins, rule.single_twins), rule.record[1]) is not None
     ]
