@@ -1358,7 +1358,7 @@ def _local_variable(
     return variable, found[variable]
 
 
-def _entry_groups(program: LoadedProgram) -> tuple[EntryGroup, ...]:
+def _entry_groups(program: LoadedProgram, compiles: set[int]) -> tuple[EntryGroup, ...]:
     """The groups of marked rules whose derivations depend on the encounter through the input facts
     of one entry at a time: a rule of a group reads, in each of its encounter literals (positive or
     negated, no aggregate), the same variable X where an input predicate has it, or where a keyed
@@ -1374,7 +1374,8 @@ def _entry_groups(program: LoadedProgram) -> tuple[EntryGroup, ...]:
     (reasoner/byfact.py). Rules are grouped by the predicates they share (one group per kind of
     entry); a group of fact rules alone is left to the fact rules (:func:`_fact_of`). A rule
     qualifies only if its record twin compiles (the reasoner runs it to give the values of the
-    variables) and its head's rules are in a step of their own (not recursive)."""
+    variables: ``compiles``, the indexes of such rules) and its head's rules are in a step of their
+    own (not recursive)."""
     dynamic = program.dynamic
     rules = program.rules
     # a predicate some statement of the reference data also defines is not read from the entry alone
@@ -1389,13 +1390,7 @@ def _entry_groups(program: LoadedProgram) -> tuple[EntryGroup, ...]:
     candidates = [
         i
         for i, rule in enumerate(rules)
-        if rule.marked
-        and rule.record is not None
-        and rule.portable is not None
-        and len(rule.head) == 1
-        and rule.head[0] not in given
-        and i in step_of
-        and compile_values(program.named.get(rule.single_twins, rule.single_twins), rule.record[1]) is not None
+        if i in compiles and rule.portable is not None and len(rule.head) == 1 and rule.head[0] not in given and i in step_of
     ]
     rules_of: dict[Signature, list[int]] = {}
     for i, rule in enumerate(rules):
@@ -1474,17 +1469,22 @@ def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
     texts = [t for r in program.rules for t in (r.text, r.twins, r.single, r.single_twins) if t]
     texts += [t for pair in program.projections.values() for t in pair]
     program.named = {t: _named_text(t) for t in texts}
+    # the marked rules whose record twin the reasoner compiles to give the values of their variables:
+    # a fact rule's or entry group's derivations are worked out so and rebuilt from those values, as
+    # batch records are (reasoner/byfact.py)
+    compiles = {
+        i
+        for i, rule in enumerate(program.rules)
+        if rule.record is not None
+        and compile_values(program.named.get(rule.single_twins, rule.single_twins), rule.record[1]) is not None
+    }
     for i, rule in enumerate(program.rules):
-        # a fact rule's derivations are worked out by the reasoner from its twin and rebuilt from the
-        # values of its variables, as its batch records are (reasoner/byfact.py)
-        if rule.fact is not None and (
-            rule.record is None or compile_values(program.named.get(rule.single_twins, rule.single_twins), rule.record[1]) is None
-        ):
+        if rule.fact is not None and i not in compiles:
             program.rules[i] = replace(rule, fact=None)
     from .bottomup import plan_strata  # noqa: PLC0415 (bottomup builds on this module)
 
     program.strata = plan_strata(program)
-    program.entries = _entry_groups(program)
+    program.entries = _entry_groups(program, compiles)
     for group in program.entries:
         for i in group.rules:
             program.rules[i] = replace(program.rules[i], fact=None, entry=True)
