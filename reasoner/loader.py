@@ -1426,13 +1426,12 @@ def _entry_groups(program: LoadedProgram, compiles: set[int]) -> tuple[EntryGrou
         return x
 
     for i, (_, reads) in local.items():
-        # an input predicate links the rules that read the entry at the same position in it
-        links: list[Any] = [("rule", i), *(("input", read) for read in reads)]
-        links += [("keyed", s) for s in rules[i].head if s in keyed]
-        links += [("keyed", (lit[1], len(lit[2]))) for lit in rules[i].portable[2] if lit[0] in ("pos", "neg")]  # type: ignore[index]
-        for other in links[1:]:
-            if other[0] == "input" or other[1] in keyed:
-                parent[root(other)] = root(links[0])
+        # an input predicate links the rules that read the entry at the same position in it; a keyed
+        # predicate, the rules that define and read it
+        body = [(lit[1], len(lit[2])) for lit in rules[i].portable[2] if lit[0] in ("pos", "neg")]  # type: ignore[index]
+        links = [("input", read) for read in reads] + [("keyed", s) for s in (*rules[i].head, *body) if s in keyed]
+        for other in links:
+            parent[root(other)] = root(("rule", i))
     members: dict[Any, list[int]] = {}
     for i in local:
         members.setdefault(root(("rule", i)), []).append(i)
