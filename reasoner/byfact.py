@@ -178,7 +178,8 @@ class _EntryStore(bottomup.Store):
 
 
 class FactRules:
-    """The fact rules of a knowledge base, and the derivations through each fact met, kept."""
+    """The fact rules and entry groups of a knowledge base, and the derivations through each fact
+    and entry met, kept."""
 
     def __init__(
         self,
@@ -206,8 +207,9 @@ class FactRules:
         self._numbers: dict[tuple[int, ...], int] = {}
 
     def chosen(self, marked: tuple[int, ...]) -> Chosen:
-        """The fact rules among a batch's chosen marked rules, grouped by their fact's signature, and
-        the signatures of the input facts they read (facts and blockers)."""
+        """The fact rules among a batch's chosen marked rules, grouped by their fact's signature, the
+        signatures of the input facts they read (facts and blockers), and the chosen rules of each
+        entry group."""
         found = self._chosen.get(marked)
         if found is None:
             if len(self._chosen) >= 256:
@@ -240,8 +242,9 @@ class FactRules:
         keys: list[str],
         found: list[list[tuple[str, Derivation]]],
     ) -> None:
-        """Add to ``found`` (each encounter's derivations) those of the chosen fact rules through
-        each encounter's ``facts`` (``keys``: the batch's keyed keys, for a fact not met before)."""
+        """Add to ``found`` (each encounter's derivations) those of the chosen fact rules and entry
+        groups through each encounter's ``facts`` and entries (``keys``: the batch's keyed keys, for
+        a fact or entry not met before)."""
         groups, read, entries = chosen
         if not groups and not entries:
             return
@@ -265,16 +268,17 @@ class FactRules:
             by_entry: dict[tuple[int, int], list[tuple[Signature, tuple[int, ...]]]] = {}
             for name, args in fs:
                 sig = (name, len(args))
+                at = entry_reads.get(sig)
+                if at is None and sig not in read:
+                    continue
+                values = tuple([a._rep for a in args])
                 if sig in read:
-                    values = tuple([a._rep for a in args])
                     rows = given.get(sig)
                     if rows is None:
                         given[sig] = {values}
                     else:
                         rows.add(values)  # each fact once, as clingo holds it once
-                at = entry_reads.get(sig)
                 if at is not None:
-                    values = tuple([a._rep for a in args])
                     for n, pos in at:
                         bucket = by_entry.get((n, values[pos]))
                         if bucket is None:
