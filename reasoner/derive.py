@@ -342,7 +342,7 @@ class _Generator:
     @staticmethod
     def comparison(left: str, op: str, right: str) -> str:
         """The expression of ``left op right`` for two symbol values, in clingo's order of symbols
-        (asked of clingo with one call, as messages._compare does)."""
+        (asked of clingo with one call)."""
         if op == "=":
             return f"{left} == {right}"
         if op == "!=":

@@ -461,21 +461,6 @@ _SIGNATURES: dict[tuple[str, int, bool], int] = {}
 _ARGUMENTS: dict[int, tuple[int, ...]] = {}
 
 
-def _compare(left: int, op: str, right: int) -> bool:
-    """``left op right`` for two symbols, in clingo's order of symbols."""
-    if op == "=":
-        return left == right
-    if op == "!=":
-        return left != right
-    if op == "<":
-        return bool(_lib.clingo_symbol_is_less_than(left, right))
-    if op == ">":
-        return bool(_lib.clingo_symbol_is_less_than(right, left))
-    if op == "<=":
-        return not _lib.clingo_symbol_is_less_than(right, left)
-    return not _lib.clingo_symbol_is_less_than(left, right)  # ">="
-
-
 def aggregate_value(function: str, tuples: list[tuple[int, ...]]) -> int:
     """The value (a symbol) of a #count, #sum, #sum+, #min or #max aggregate over its distinct
     element tuples: a count; the sum of the tuples' first terms that are integers (clingo leaves
