@@ -31,6 +31,7 @@ Under callgrind a run takes a few minutes.
 from __future__ import annotations
 
 import argparse
+import collections
 import re
 import shutil
 import subprocess
@@ -55,8 +56,6 @@ def _child(
     stream: bool = False,
 ) -> None:
     sys.path.insert(0, str(HERE))
-    import collections  # noqa: PLC0415
-
     # the results of a batch kept in a list, or each dropped once read
     consume: Any = (lambda results: collections.deque(results, maxlen=0)) if stream else list
     from bench import corpus  # noqa: PLC0415
