@@ -721,28 +721,46 @@ _ATOMS_LIMIT = 200_000
 
 
 class _KeptAtoms:
-    """The atoms an engine's :class:`_Rebuild` objects keep, counted together: when there are
-    :data:`_ATOMS_LIMIT` of them, all are forgotten (and made again when next needed)."""
+    """The atoms an engine's :class:`_Rebuild` objects keep, in one table per shape of atom (its
+    pattern with its variables numbered in the order they come, and whether it is a comparison),
+    shared by every rule whose record has an atom of that shape: a new date's ``enc_date(D)`` and
+    ``cmp(F,"<=",D)`` are made once for all the rules that read the date, each keyed by the values
+    of its variables in that order. Counted together: when there are :data:`_ATOMS_LIMIT` of them,
+    all are forgotten (and made again when next needed)."""
 
     __slots__ = ("tables", "count")
 
     def __init__(self) -> None:
-        self.tables: list[dict[Any, tuple[Any, str]]] = []
+        self.tables: dict[Any, dict[Any, tuple[Any, str]]] = {}
         self.count = 0
 
-    def table(self) -> dict[Any, tuple[Any, str]]:
-        """A new table of kept atoms, counted with the others."""
-        table: dict[Any, tuple[Any, str]] = {}
-        self.tables.append(table)
+    def table(self, shape: Any) -> dict[Any, tuple[Any, str]]:
+        """The table of kept atoms of ``shape``, made when first asked for."""
+        table = self.tables.get(shape)
+        if table is None:
+            table = self.tables[shape] = {}
         return table
 
     def keep(self, table: dict[Any, tuple[Any, str]], key: Any, atom: tuple[Any, str]) -> None:
         if self.count >= _ATOMS_LIMIT:
-            for other in self.tables:
+            for other in self.tables.values():
                 other.clear()
             self.count = 0
         table[key] = atom
         self.count += 1
+
+
+def _shape(pattern: Pattern, names: list[str]) -> Any:
+    """``pattern`` with each variable replaced by its number in ``names`` (which it fills with the
+    pattern's variables in the order they first come)."""
+    kind = pattern[0]
+    if kind == "v":
+        if pattern[1] not in names:
+            names.append(pattern[1])
+        return ("v", names.index(pattern[1]))
+    if kind == "f":
+        return ("f", pattern[1], tuple([_shape(p, names) for p in pattern[2]]))
+    return pattern
 
 
 class _LazyReference:
@@ -773,8 +791,9 @@ class _Rebuild:
 
     A record is new when one of its values is, but its atoms mostly are not (in a stream of new
     encounters about 96% of them have been met before): each atom is kept, with its text, by the
-    values of its pattern's variables, and only an atom not met before is made (in clingo, and read
-    back as a term). ``run`` is compiled from the patterns (its code is kept in ``source``): it looks
+    values of its pattern's variables, in a table shared by the rules whose records have atoms of
+    the same shape (:class:`_KeptAtoms`), and only an atom not met before is made (in clingo, and
+    read back as a term). ``run`` is compiled from the patterns (its code is kept in ``source``): it looks
     each atom up and joins the texts and the tuples of the record without a loop; the record's
     tuples are not made in clingo, only the atoms in them. The patterns are read from the rule's
     twins (``twins``, the text for an encounter alone) and ``run`` compiled when first called: a
@@ -818,13 +837,15 @@ class _Rebuild:
 
         def atom(pattern: Pattern, is_comparison: bool) -> tuple[str, str]:
             """The expressions of an atom's item and text (made and kept, unless the atom is fixed)."""
-            at = sorted({slots.index(v) for v in derive._vars(pattern, set())})
-            if not at:
+            names: list[str] = []
+            shape = (is_comparison, _shape(pattern, names))
+            if not names:
                 t = _build_term(pattern, {})
                 return constant(comparison(t) if is_comparison else t), constant(str(t))
             i = len(self._atoms)
-            self._atoms.append((pattern, is_comparison, self._kept.table()))
+            self._atoms.append((pattern, is_comparison, self._kept.table(shape)))
             env[f"k{i}"] = self._atoms[i][2]
+            at = [slots.index(v) for v in names]  # the shape's key: its variables' values in its order
             key = f"v{at[0]}" if len(at) == 1 else "(" + ", ".join(f"v{n}" for n in at) + ")"
             lines.extend([f"    a{i} = k{i}.get({key})", f"    if a{i} is None:", f"        a{i} = make({i}, values, {key})"])
             return f"a{i}[0]", f"a{i}[1]"

@@ -256,9 +256,43 @@ def test_a_record_of_values_is_rebuilt_as_the_full_record_reads(monkeypatch) -> 
         assert built == full
         assert rebuild.run(values) == full  # again: its atoms kept (or made again once forgotten)
     kept = fresh._kept_atoms  # the engine's rebuilds keep at most the limit between them
-    assert 0 < kept.count <= 5 and sum(len(t) for t in kept.tables) == kept.count and len(kept.tables) > 100
+    assert 0 < kept.count <= 5 and sum(len(t) for t in kept.tables.values()) == kept.count and len(kept.tables) > 50
     for encounter, result in zip(encounters, batch):
         assert result.derivations == fresh.evaluate(encounter, trace=True).derivations, encounter["id"]
+
+
+def test_the_rules_that_read_a_new_date_make_its_atoms_once_between_them(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """engine._KeptAtoms keeps one table per shape of atom, shared by every rule whose record has an
+    atom of that shape: a traced batch of encounters on new dates makes each date's enc_date atom
+    once, though several rules (the codes in force, the coverage lists in force, the NCCI tables'
+    dates) read the date, and each date's comparison with a code's first date once per value pair."""
+    from cptkb.reasoner import engine as engine_module
+
+    made: list[tuple[object, object]] = []
+    keep = engine_module._KeptAtoms.keep
+
+    def spy(self, table, key, atom):  # type: ignore[no-untyped-def]
+        made.append((key, atom[1]))
+        return keep(self, table, key, atom)
+
+    monkeypatch.setattr(engine_module._KeptAtoms, "keep", spy)
+    fresh = Engine()
+    dates = ["2019-03-04", "2019-03-05", "2019-03-06"]
+    encounters = [dict(RNS, id=f"date-{n}", date_of_service=d) for n, d in enumerate(dates)]
+    for result in fresh.evaluate_many(encounters, trace=True):
+        rules = {d.rule for d in result.derivations if any(f.name == "enc_date" for f in d.facts)}
+        assert {"catalog.in_force", "necessity.list", "ncci.no_data"} <= rules  # rules that read the date
+    texts = [text for _, text in made]
+    assert sorted(t for t in texts if t.startswith("enc_date(")) == [
+        "enc_date(20190304)",
+        "enc_date(20190305)",
+        "enc_date(20190306)",
+    ]
+    dated = [t for t in texts if "201903" in t]  # the atoms of the dates (an atom of other shapes,
+    # other_unit("95937",K) and other_unit(C,K), may be made once for each)
+    assert len(dated) == len(set(dated)) and len(dated) > len(dates) * 2  # comparisons too, none twice
+    tables = fresh._kept_atoms.tables
+    assert sum(1 for shape in tables if shape[1][:2] == ("f", "enc_date")) == 1
 
 
 def test_a_derivation_compares_and_hashes_by_its_fields_not_by_the_order_it_keeps() -> None:
