@@ -35,7 +35,7 @@ from . import bottomup, derive
 from .loader import Blocker, LoadedProgram, Signature
 from .result import Derivation
 
-Kept = list[tuple[str, Derivation]]  # the derivations through one fact, each with its sort key
+Kept = list[Derivation]  # the derivations through one fact
 
 # the derivations kept, by fact or entry, for each group of rules (a fact signature's fact rules, an
 # entry group) apart: each of its two generations holds about this many derivations (one met again in
@@ -188,7 +188,7 @@ class FactRules:
         reference: Callable[[], derive.Reference],
     ) -> None:
         """``rebuild``: for a marked rule's index, what rebuilds a derivation from the values of its
-        variables (``run(values)``: its sort key and the derivation); ``reference``: the reference
+        variables (``run(values)``: the derivation, with its sort key); ``reference``: the reference
         data."""
         self._program = program
         self._rules = {i: FactRule(i, *rule.fact) for i, rule in enumerate(program.rules) if rule.fact is not None}
@@ -240,7 +240,7 @@ class FactRules:
         chosen: Chosen,
         facts: list[list[tuple[str, tuple[Any, ...]]]],
         keys: list[str],
-        found: list[list[tuple[str, Derivation]]],
+        found: list[list[Derivation]],
     ) -> None:
         """Add to ``found`` (each encounter's derivations) those of the chosen fact rules and entry
         groups through each encounter's ``facts`` and entries (``keys``: the batch's keyed keys, for
@@ -377,5 +377,5 @@ class FactRules:
                 got.extend(built)
                 # the heads, for the rules after it (the rules of a head predicate run one after
                 # another, before any rule that reads it: its indexes are not built yet)
-                store.add(rules[index].head[0], [tuple([a._rep for a in d.head.arguments]) for _, d in built])
+                store.add(rules[index].head[0], [tuple([a._rep for a in d.head.arguments]) for d in built])
         return got

@@ -521,7 +521,7 @@ def _tuple_text(items: list[str]) -> str:
 
 
 # derivations already built, by rule and the values in their record (bounded like result._DERIVATIONS)
-_BUILT: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
+_BUILT: dict[tuple[Any, ...], Derivation] = {}
 _LIMIT = 50_000
 # absent atoms built from their patterns, by pattern and variable values
 _ABSENT: dict[tuple[Any, ...], int] = {}
@@ -541,7 +541,7 @@ def atom_value(name: str, args: tuple[int, ...]) -> int:
 
 def derive(
     plans: list[TwinPlan], facts: Indexed
-) -> tuple[list[tuple[str, Derivation]], dict[tuple[str, int], list[int]]]:
+) -> tuple[list[Derivation], dict[tuple[str, int], list[int]]]:
     """The derivation records the plans' twins derive over the grounded atoms ``facts``, each with
     its sort key (the text of its record, as result.read_derivations sorts them), and the aggregate
     members by rule id and head atom."""
@@ -556,10 +556,10 @@ def derive(
 
 def records(
     runs: list[tuple[TwinPlan, list[Any]]],
-) -> tuple[list[tuple[str, Derivation]], dict[tuple[str, int], list[int]]]:
+) -> tuple[list[Derivation], dict[tuple[str, int], list[int]]]:
     """The derivation records of twins run (each plan with the solutions its ``run`` appended), as
     :func:`derive` returns them."""
-    found: dict[str, tuple[str, Derivation]] = {}
+    found: dict[str | None, Derivation] = {}
     members: dict[tuple[str, int], list[int]] = {}
     for plan, solutions in runs:
         name = plan.head[0]
@@ -574,7 +574,7 @@ def records(
                 if len(_BUILT) >= _LIMIT:
                     _BUILT.clear()
                 _BUILT[key] = built
-            found[built[0]] = built
+            found[built._key] = built
             if counted:
                 members.setdefault((plan.rule, head), []).extend(counted)
     return list(found.values()), members
@@ -593,7 +593,7 @@ def _absent(pattern: Pattern, binding: dict[str, int]) -> int:
 
 def _record(
     plan: TwinPlan, head: int, pos: tuple[int, ...], absent: tuple[int, ...], cmps: tuple[tuple[int, str, int], ...]
-) -> tuple[str, Derivation]:
+) -> Derivation:
     term = terms.term
     head_t = term(head)
     facts = tuple([term(r) for r in pos])
@@ -604,4 +604,4 @@ def _record(
         + _tuple_text([f"cmp({left},{terms.quote(op)},{right})" for left, op, right in comparisons])
         + ")"
     )
-    return text, new_derivation(plan.rule, head_t, facts, missing, comparisons)  # type: ignore[arg-type]
+    return new_derivation(plan.rule, head_t, facts, missing, comparisons, (), text)  # type: ignore[arg-type]

@@ -97,8 +97,8 @@ class Engine:
         # again in the older is moved to the newer; when the newer holds _BOUND_LIMIT, the older
         # is dropped and the newer takes its place (what the last batches met stays)
         self._kinds: dict[str, str | _Rebuild] = {}
-        self._bound: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
-        self._bound_older: dict[tuple[Any, ...], tuple[str, Derivation]] = {}
+        self._bound: dict[tuple[Any, ...], Derivation] = {}
+        self._bound_older: dict[tuple[Any, ...], Derivation] = {}
         self._kept_atoms = _KeptAtoms()  # the atoms of rebuilt derivations (see _Rebuild)
         self._tags: dict[int, Any] | None = None  # see _tag_kinds
         # the derivations of a traced batch's fact rules, worked out per input fact and kept (reasoner/byfact.py)
@@ -373,7 +373,7 @@ class Engine:
         if tags is None:
             tags = self._tags = self._tag_kinds()
         per: list[list[ShownAtom | RawAtom | Derived]] = [[] for _ in range(count)]
-        found: list[list[tuple[str, Derivation]]] = [[] for _ in range(count)]
+        found: list[list[Derivation]] = [[] for _ in range(count)]
         members: dict[int, dict[tuple[str, int], list[int]]] = {}
         # A record or member ends with its tag (loader.MEMBER_TAG, loader._binding_twins): its
         # arguments tell what it is, one call into clingo; any other atom is known by its name.
@@ -786,8 +786,8 @@ def _rebuild_of(program: Any, kept: _KeptAtoms, index: int) -> _Rebuild:
 
 class _Rebuild:
     """Rebuilds the derivation a record of the values of its rule's variables stands for, and its
-    sort key, as :func:`result.derivation` reads them from the record itself (``slots``: the
-    variables; ``patterns``: the patterns of the record's arguments). ``run(values)`` gives them.
+    sort key, as :func:`result.derivation` reads it from the record itself (``slots``: the
+    variables; ``patterns``: the patterns of the record's arguments). ``run(values)`` gives it.
 
     A record is new when one of its values is, but its atoms mostly are not (in a stream of new
     encounters about 96% of them have been met before): each atom is kept, with its text, by the
@@ -813,7 +813,7 @@ class _Rebuild:
         self._atoms: list[tuple[Pattern, bool, dict[Any, tuple[Any, str]]]] = []
         self.run: Any = self._first
 
-    def _first(self, values: tuple[int, ...]) -> tuple[str, Derivation]:
+    def _first(self, values: tuple[int, ...]) -> Derivation:
         return self.compile()(values)
 
     def compile(self) -> Any:
@@ -871,7 +871,7 @@ class _Rebuild:
                 "def run(values):",
                 *unpack,
                 *lines,
-                f"    return f'prov({','.join(texts)})', derivation({', '.join(values)})",
+                f"    return derivation({', '.join(values)}, (), f'prov({','.join(texts)})')",
                 "",
             ]
         )

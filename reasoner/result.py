@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import defaultdict
-from operator import itemgetter
+from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from collections.abc import Mapping, Sequence
@@ -92,6 +92,9 @@ class Derivation:
     # the derivation's rule node as the batch's explanation writes it (explain.graph._application),
     # kept with the derivation while it is kept, the same way
     _node: Any = field(default=None, init=False, repr=False, compare=False)
+    # the text of its record, by which an evaluation's derivations are sorted (read_derivations),
+    # kept the same way (one object per derivation, not a pair of key and derivation)
+    _key: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def order(self) -> tuple[str, tuple[str, ...]]:
         """The order in which justifications take a head's derivations: by rule id, then premises as
@@ -107,7 +110,7 @@ class Derivation:
         return (self.rule, self.head, self.facts, self.absent, self.comparisons, self.members)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        for setter, value in zip(_SETTERS, (*state, None, None)):
+        for setter, value in zip(_SETTERS, (*state, None, None, None)):
             setter(self, value)
 
 
@@ -116,9 +119,9 @@ class Derivation:
 _NEW = object.__new__
 _SETTERS = tuple(
     Derivation.__dict__[name].__set__
-    for name in ("rule", "head", "facts", "absent", "comparisons", "members", "_order", "_node")
+    for name in ("rule", "head", "facts", "absent", "comparisons", "members", "_order", "_node", "_key")
 )
-_SET_RULE, _SET_HEAD, _SET_FACTS, _SET_ABSENT, _SET_COMPARISONS, _SET_MEMBERS, _SET_ORDER, SET_NODE = _SETTERS
+_SET_RULE, _SET_HEAD, _SET_FACTS, _SET_ABSENT, _SET_COMPARISONS, _SET_MEMBERS, _SET_ORDER, SET_NODE, _SET_KEY = _SETTERS
 
 
 def new_derivation(
@@ -128,10 +131,11 @@ def new_derivation(
     absent: tuple[clingo.Symbol, ...],
     comparisons: tuple[tuple[clingo.Symbol, str, clingo.Symbol], ...],
     members: tuple[clingo.Symbol, ...] = (),
+    key: str | None = None,
 ) -> Derivation:
     """``Derivation(rule, head, facts, absent, comparisons, members)`` made with its slots set
     directly (twice as fast as through ``__init__``): the reasoner makes tens of them per new
-    encounter."""
+    encounter. ``key``: the text of its record, by which :func:`read_derivations` sorts."""
     d = _NEW(Derivation)
     _SET_RULE(d, rule)
     _SET_HEAD(d, head)
@@ -141,6 +145,7 @@ def new_derivation(
     _SET_MEMBERS(d, members)
     _SET_ORDER(d, None)
     SET_NODE(d, None)
+    _SET_KEY(d, key)
     return d
 
 
@@ -250,17 +255,17 @@ class RawAtom(NamedTuple):
 
 class Derived(NamedTuple):
     """The trace of an encounter evaluated alone as the reasoner worked it out (reasoner/derive.py),
-    in place of its ``prov`` and ``prov_member`` atoms: each derivation with its sort key (the text
+    in place of its ``prov`` and ``prov_member`` atoms: each derivation (with its sort key, the text
     of its record), and the aggregate members by rule id and head atom (symbol values)."""
 
     name: str
-    found: list[tuple[str, Derivation]]
+    found: list[Derivation]
     members: dict[tuple[str, int], list[int]]
 
 
 _TRACE_NAMES = frozenset({"prov", "prov_member", "derivations"})
 
-_DERIVATIONS: dict[tuple[int, ...], tuple[str, Derivation]] = {}
+_DERIVATIONS: dict[tuple[int, ...], Derivation] = {}
 _DERIVATIONS_LIMIT = 50_000
 
 
@@ -269,17 +274,19 @@ def comparison(term: terms.Term) -> tuple[terms.Term, str, terms.Term]:
     return term.arguments[0], term.arguments[1].string, term.arguments[2]
 
 
-def derivation(reps: tuple[int, ...]) -> tuple[str, Derivation]:
-    """The derivation a ``prov`` atom's arguments record, and its sort key (read once per distinct atom)."""
+def derivation(reps: tuple[int, ...]) -> Derivation:
+    """The derivation a ``prov`` atom's arguments record, with its sort key (read once per distinct atom)."""
     hit = _DERIVATIONS.get(reps)
     if hit is None:
         args = tuple(terms.term(r) for r in reps)
         rule, head, pos, neg, cmp = args
         comparisons = tuple([comparison(c) for c in cmp.arguments])
-        d = new_derivation(rule.string, head, tuple(pos.arguments), tuple(neg.arguments), comparisons)
+        text = str(ShownAtom("prov", args))
         if len(_DERIVATIONS) >= _DERIVATIONS_LIMIT:
             _DERIVATIONS.clear()
-        hit = _DERIVATIONS[reps] = (str(ShownAtom("prov", args)), d)
+        hit = _DERIVATIONS[reps] = new_derivation(
+            rule.string, head, tuple(pos.arguments), tuple(neg.arguments), comparisons, (), text
+        )
     return hit
 
 
@@ -291,7 +298,7 @@ def _reps(atom: ShownAtom | RawAtom | clingo.Symbol) -> tuple[int, ...]:
 
 def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symbol]) -> list[Derivation]:
     members: dict[tuple[str, int], list[int]] = defaultdict(list)
-    found: list[tuple[str, Derivation]] = []
+    found: list[Derivation] = []
     for a in atoms:
         name = a.name
         if name == "prov":
@@ -303,8 +310,8 @@ def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symb
             found.extend(a.found)  # type: ignore[union-attr]
             for key, reps in a.members.items():  # type: ignore[union-attr]
                 members[key].extend(reps)
-    found.sort(key=_FIRST)
-    out = [d for _, d in found]
+    found.sort(key=_KEY)
+    out = found
     if not members:
         return out
     heads = {head for _, head in members}
@@ -315,19 +322,25 @@ def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symb
         if counted:
             # a derivation with the same members recurs too: built once and kept (by the members'
             # symbol values in order: a tuple of numbers, which the garbage collector stops tracking)
-            cache_key = (found[i][0], tuple(sorted(set(counted))))
+            cache_key = (d._key, tuple(sorted(set(counted))))
             with_members = _WITH_MEMBERS.get(cache_key)
             if with_members is None:
                 if len(_WITH_MEMBERS) >= _DERIVATIONS_LIMIT:
                     _WITH_MEMBERS.clear()
                 with_members = _WITH_MEMBERS[cache_key] = new_derivation(
-                    d.rule, d.head, d.facts, d.absent, d.comparisons, tuple(sorted([terms.term(r) for r in set(counted)]))
+                    d.rule,
+                    d.head,
+                    d.facts,
+                    d.absent,
+                    d.comparisons,
+                    tuple(sorted([terms.term(r) for r in set(counted)])),
+                    d._key,
                 )
             out[i] = with_members
     return out
 
 
-_FIRST = itemgetter(0)
+_KEY = attrgetter("_key")
 
 
 _WITH_MEMBERS: dict[tuple[str, tuple[int, ...]], Derivation] = {}

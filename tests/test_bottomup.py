@@ -210,7 +210,7 @@ def test_recursive_marked_rules_give_the_records_of_their_grounded_twins(tmp_pat
     traced = stratified.run(store, _parse_facts(facts), twins.get)
     assert traced is not None
     found, _ = derive.records(traced)
-    ours = [key for key, _ in found]
+    ours = [d._key for d in found]
 
     ctl = clingo.Control(["--warn=none"])
     ctl.add("base", [], "\n".join(r.single + "\n" + r.single_twins for r in loaded.rules) + "\n" + facts)
