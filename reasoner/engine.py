@@ -725,8 +725,10 @@ class _KeptAtoms:
     pattern with its variables numbered in the order they come, and whether it is a comparison),
     shared by every rule whose record has an atom of that shape: a new date's ``enc_date(D)`` and
     ``cmp(F,"<=",D)`` are made once for all the rules that read the date, each keyed by the values
-    of its variables in that order. Counted together: when there are :data:`_ATOMS_LIMIT` of them,
-    all are forgotten (and made again when next needed)."""
+    of its variables in that order. A record's tuple of comparisons is kept the same way (shape:
+    its comparisons' patterns): a date's codes in force with the same dates share one. Counted
+    together: when there are :data:`_ATOMS_LIMIT` of them, all are forgotten (and made again when
+    next needed)."""
 
     __slots__ = ("tables", "count")
 
@@ -741,13 +743,18 @@ class _KeptAtoms:
             table = self.tables[shape] = {}
         return table
 
-    def keep(self, table: dict[Any, tuple[Any, str]], key: Any, atom: tuple[Any, str]) -> None:
+    def keep(self, table: dict[Any, Any], key: Any, atom: Any) -> None:
         if self.count >= _ATOMS_LIMIT:
             for other in self.tables.values():
                 other.clear()
             self.count = 0
         table[key] = atom
         self.count += 1
+
+    def kept(self, table: dict[Any, Any], key: Any, value: Any) -> Any:
+        """``value`` kept in ``table`` by ``key``, and returned."""
+        self.keep(table, key, value)
+        return value
 
 
 def _shape(pattern: Pattern, names: list[str]) -> Any:
@@ -825,7 +832,7 @@ class _Rebuild:
         record = next(t for t in parsed if t.ast_type == ast.ASTType.Rule)
         patterns = self.patterns = tuple(_pattern(a) for a in record.head.atom.symbol.arguments)
         slots = self.slots
-        env: dict[str, Any] = {"make": self._make, "derivation": new_derivation}
+        env: dict[str, Any] = {"make": self._make, "derivation": new_derivation, "keep": self._kept.kept}
         lines: list[str] = []
         texts: list[str] = []  # the pieces of the sort key's text, each in the f-string that makes it
         values: list[str] = []  # the derivation's arguments, each an expression
@@ -862,7 +869,21 @@ class _Rebuild:
                 texts.append("{" + constant(str(t)) + "}")
                 continue
             made = [atom(p, n == 2) for p in part[2]]
-            values.append("(" + "".join(f"{item}, " for item, _ in made) + ")")
+            items = "(" + "".join(f"{item}, " for item, _ in made) + ")"
+            names: list[str] = []
+            shape = ("comparisons", tuple([_shape(p, names) for p in part[2]]))
+            if n == 2 and names:
+                # the comparisons, a tuple shared by every derivation with the same values in them
+                # (a date's codes in force share a few: each code's dates against the date)
+                j = len(env)
+                env[f"t{j}"] = self._kept.table(shape)
+                at = [slots.index(v) for v in names]
+                key = f"v{at[0]}" if len(at) == 1 else "(" + ", ".join(f"v{n}" for n in at) + ")"
+                lines.extend(
+                    [f"    c{j} = t{j}.get({key})", f"    if c{j} is None:", f"        c{j} = keep(t{j}, {key}, {items})"]
+                )
+                items = f"c{j}"
+            values.append(items)
             inner = ",".join("{" + text + "}" for _, text in made)
             texts.append(f"({inner},)" if len(made) == 1 else f"({inner})")
         unpack = [f"    {''.join(f'v{n}, ' for n in range(len(slots)))}= values"] if slots else []

@@ -266,14 +266,19 @@ def test_the_rules_that_read_a_new_date_make_its_atoms_once_between_them(monkeyp
     """engine._KeptAtoms keeps one table per shape of atom, shared by every rule whose record has an
     atom of that shape: a traced batch of encounters on new dates makes each date's enc_date atom
     once, though several rules (the codes in force, the coverage lists in force, the NCCI tables'
-    dates) read the date, and each date's comparison with a code's first date once per value pair."""
+    dates) read the date, each date's comparison with a code's first date once per value pair, and a
+    tuple of comparisons once for the derivations with the same values in them."""
     from cptkb.reasoner import engine as engine_module
 
     made: list[tuple[object, object]] = []
+    shared: list[tuple[object, ...]] = []
     keep = engine_module._KeptAtoms.keep
 
     def spy(self, table, key, atom):  # type: ignore[no-untyped-def]
-        made.append((key, atom[1]))
+        if isinstance(atom[1], str):  # an atom and its text (not a tuple of comparisons)
+            made.append((key, atom[1]))
+        else:
+            shared.append(atom)
         return keep(self, table, key, atom)
 
     monkeypatch.setattr(engine_module._KeptAtoms, "keep", spy)
@@ -281,8 +286,11 @@ def test_the_rules_that_read_a_new_date_make_its_atoms_once_between_them(monkeyp
     dates = ["2019-03-04", "2019-03-05", "2019-03-06"]
     encounters = [dict(RNS, id=f"date-{n}", date_of_service=d) for n, d in enumerate(dates)]
     for result in fresh.evaluate_many(encounters, trace=True):
-        rules = {d.rule for d in result.derivations if any(f.name == "enc_date" for f in d.facts)}
-        assert {"catalog.in_force", "necessity.list", "ncci.no_data"} <= rules  # rules that read the date
+        dated = [d for d in result.derivations if any(f.name == "enc_date" for f in d.facts)]
+        assert {"catalog.in_force", "necessity.list", "ncci.no_data"} <= {d.rule for d in dated}  # rules that read the date
+        # the codes in force with the same dates share one tuple of comparisons
+        in_force = [d for d in dated if d.rule == "catalog.in_force"]
+        assert len(in_force) > 20 and len({id(d.comparisons) for d in in_force}) == len(set(d.comparisons for d in in_force)) < 8
     texts = [text for _, text in made]
     assert sorted(t for t in texts if t.startswith("enc_date(")) == [
         "enc_date(20190304)",
@@ -292,6 +300,7 @@ def test_the_rules_that_read_a_new_date_make_its_atoms_once_between_them(monkeyp
     dated = [t for t in texts if "201903" in t]  # the atoms of the dates (an atom of other shapes,
     # other_unit("95937",K) and other_unit(C,K), may be made once for each)
     assert len(dated) == len(set(dated)) and len(dated) > len(dates) * 2  # comparisons too, none twice
+    assert shared and all(isinstance(c, tuple) and len(c) == 3 for t in shared for c in t)  # tuples of comparisons
     tables = fresh._kept_atoms.tables
     assert sum(1 for shape in tables if shape[1][:2] == ("f", "enc_date")) == 1
 
