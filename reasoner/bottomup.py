@@ -94,6 +94,23 @@ class Store(derive.Indexed):
             self._full.pop(sig, None)
         return True
 
+    def add_atoms(self, sig: Signature, atoms: Iterable[tuple[int, tuple[int, ...]]]) -> None:
+        """As :meth:`add` (``read`` false), the atoms given with their symbol values: each as (value,
+        arguments)."""
+        seen = self._seen.get(sig)
+        if seen is None:
+            seen = self._seen[sig] = set()
+            rows = self._lists[sig] = []
+        else:
+            rows = self._lists[sig]
+        before = len(rows)
+        for atom in atoms:
+            if atom[1] not in seen:
+                seen.add(atom[1])
+                rows.append(atom)
+        if len(rows) > before:
+            self.nonempty.add(sig)
+
     def values(self, sig: Signature) -> list[int]:
         """The symbol values of the true atoms of an encounter predicate."""
         return [rep for rep, _ in self._lists.get(sig, ())]

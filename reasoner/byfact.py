@@ -377,5 +377,5 @@ class FactRules:
                 got.extend(built)
                 # the heads, for the rules after it (the rules of a head predicate run one after
                 # another, before any rule that reads it: its indexes are not built yet)
-                store.add(rules[index].head[0], [tuple([a._rep for a in d.head.arguments]) for d in built])
+                store.add_atoms(rules[index].head[0], [(d.head._rep, tuple([a._rep for a in d.head.arguments])) for d in built])
         return got

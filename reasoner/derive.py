@@ -535,7 +535,7 @@ def atom_value(name: str, args: tuple[int, ...]) -> int:
     if rep is None:
         if len(_HEADS) >= _LIMIT:
             _HEADS.clear()
-        rep = _HEADS[(name, args)] = clingo.Function(name, [clingo.Symbol(a) for a in args])._rep  # type: ignore[call-arg]
+        rep = _HEADS[(name, args)] = terms.function(name, args)  # one call into clingo
     return rep
 
 

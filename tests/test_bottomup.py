@@ -223,3 +223,20 @@ def test_recursive_marked_rules_give_the_records_of_their_grounded_twins(tmp_pat
     assert sorted(ours) == theirs
     assert len(ours) == len(set(ours)) == 3 + 9  # three base records; each of nine reach atoms by one step
     assert sum(len(solutions) for _, solutions in traced) == len(ours)
+
+
+def test_atoms_added_with_their_values_read_as_atoms_added_by_their_arguments() -> None:
+    """Store.add_atoms (the heads of an entry group's rules, whose symbol values the derivations
+    hold: reasoner/byfact.py) keeps the atoms as Store.add makes them: each once, in the order
+    added, the predicate then non-empty."""
+    reference = derive.Reference([], {}, set())
+    by_arguments, by_value = bottomup.Store(reference, []), bottomup.Store(reference, [])
+    sig = ("limb_entry", 2)
+    rows = [(clingo.Number(0)._rep, clingo.Function("left_upper")._rep), (clingo.Number(1)._rep, clingo.Function("left_upper")._rep)]
+    assert by_arguments.add(sig, rows + rows[:1])
+    by_value.add_atoms(sig, [(clingo.Function("limb_entry", [clingo.Symbol(a) for a in r])._rep, r) for r in rows + rows[:1]])  # type: ignore[call-arg]
+    assert by_value.of(*sig) == by_arguments.of(*sig) and len(by_value.of(*sig)) == 2
+    assert by_value.nonempty == by_arguments.nonempty == {sig}
+    assert by_value.index("limb_entry", 2, (0,)) == by_arguments.index("limb_entry", 2, (0,))
+    by_value.add_atoms(("emg_site", 2), [])
+    assert ("emg_site", 2) not in by_value.nonempty
