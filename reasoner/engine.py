@@ -842,6 +842,11 @@ class _Rebuild:
             env[name] = value
             return name
 
+        def key_of(names: list[str]) -> str:
+            """The expression of a shape's key: the values of its variables, in its order."""
+            at = [slots.index(v) for v in names]
+            return f"v{at[0]}" if len(at) == 1 else "(" + ", ".join(f"v{n}" for n in at) + ")"
+
         def atom(pattern: Pattern, is_comparison: bool) -> tuple[str, str]:
             """The expressions of an atom's item and text (made and kept, unless the atom is fixed)."""
             names: list[str] = []
@@ -852,8 +857,7 @@ class _Rebuild:
             i = len(self._atoms)
             self._atoms.append((pattern, is_comparison, self._kept.table(shape)))
             env[f"k{i}"] = self._atoms[i][2]
-            at = [slots.index(v) for v in names]  # the shape's key: its variables' values in its order
-            key = f"v{at[0]}" if len(at) == 1 else "(" + ", ".join(f"v{n}" for n in at) + ")"
+            key = key_of(names)
             lines.extend([f"    a{i} = k{i}.get({key})", f"    if a{i} is None:", f"        a{i} = make({i}, values, {key})"])
             return f"a{i}[0]", f"a{i}[1]"
 
@@ -871,14 +875,13 @@ class _Rebuild:
             made = [atom(p, n == 2) for p in part[2]]
             items = "(" + "".join(f"{item}, " for item, _ in made) + ")"
             names: list[str] = []
-            shape = ("comparisons", tuple([_shape(p, names) for p in part[2]]))
-            if n == 2 and names:
+            shape = ("comparisons", tuple([_shape(p, names) for p in part[2]])) if n == 2 else None
+            if shape is not None and names:
                 # the comparisons, a tuple shared by every derivation with the same values in them
                 # (a date's codes in force share a few: each code's dates against the date)
                 j = len(env)
                 env[f"t{j}"] = self._kept.table(shape)
-                at = [slots.index(v) for v in names]
-                key = f"v{at[0]}" if len(at) == 1 else "(" + ", ".join(f"v{n}" for n in at) + ")"
+                key = key_of(names)
                 lines.extend(
                     [f"    c{j} = t{j}.get({key})", f"    if c{j} is None:", f"        c{j} = keep(t{j}, {key}, {items})"]
                 )
