@@ -69,15 +69,20 @@ class Store(derive.Indexed):
     def of(self, name: str, arity: int) -> list[derive.Row]:
         return self._lists.get((name, arity), derive._NONE)
 
-    def add(self, sig: Signature, arguments: Iterable[tuple[int, ...]], read: bool = False) -> bool:
-        """Make the atoms sig(arguments) true; whether one of them is new. ``read``: the predicate
-        may have been read already (a recursive step), so its indexes are built again when next read."""
+    def _held(self, sig: Signature) -> tuple[set[tuple[int, ...]], list[derive.Row]]:
+        """The argument values and the rows of the atoms of ``sig`` held (made empty when first asked for)."""
         seen = self._seen.get(sig)
         if seen is None:
             seen = self._seen[sig] = set()
-            rows = self._lists[sig] = []
-        else:
-            rows = self._lists[sig]
+            rows: list[derive.Row] = []
+            self._lists[sig] = rows
+            return seen, rows
+        return seen, self._lists[sig]
+
+    def add(self, sig: Signature, arguments: Iterable[tuple[int, ...]], read: bool = False) -> bool:
+        """Make the atoms sig(arguments) true; whether one of them is new. ``read``: the predicate
+        may have been read already (a recursive step), so its indexes are built again when next read."""
+        seen, rows = self._held(sig)
         name = sig[0]
         before = len(rows)
         value = derive.atom_value
@@ -97,12 +102,7 @@ class Store(derive.Indexed):
     def add_atoms(self, sig: Signature, atoms: Iterable[tuple[int, tuple[int, ...]]]) -> None:
         """As :meth:`add` (``read`` false), the atoms given with their symbol values: each as (value,
         arguments)."""
-        seen = self._seen.get(sig)
-        if seen is None:
-            seen = self._seen[sig] = set()
-            rows = self._lists[sig] = []
-        else:
-            rows = self._lists[sig]
+        seen, rows = self._held(sig)
         before = len(rows)
         for atom in atoms:
             if atom[1] not in seen:
