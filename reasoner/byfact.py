@@ -114,18 +114,30 @@ class _Group:
 
 class _Entries:
     """The chosen rules of one entry group (loader.EntryGroup) in a selection: a number naming
-    them in the kept derivations' keys, the rules in the order they run, and the input predicates
-    they read with the argument position that holds the entry."""
+    them in the kept derivations' keys, the rules in the order they run, the input predicates
+    they read with the argument position that holds the entry, and, if the rules only join on the
+    entry (EntryGroup.placeable), that position by predicate."""
 
-    __slots__ = ("number", "rules", "reads")
+    __slots__ = ("number", "rules", "reads", "place")
 
     def __init__(
-        self, number: int, rules: tuple[tuple[int, int], ...], reads: tuple[tuple[Signature, int], ...]
+        self,
+        number: int,
+        rules: tuple[tuple[int, int], ...],
+        reads: tuple[tuple[Signature, int], ...],
+        placeable: bool = False,
     ) -> None:
         self.number = number
         self.rules = rules  # each rule's index and the slot of the entry's variable in its record
         self.reads = reads
+        self.place = dict(reads) if placeable else None
 
+
+# the values of an entry group's variables through an entry's facts, the entry's value replaced by
+# this placeholder (FactRules._placed): a symbol no knowledge base or encounter names
+PLACEHOLDER = clingo.Function("_cptkb_entry")._rep
+# entries' facts whose values with the placeholder are kept at most (emptied when full)
+PLACED_LIMIT = 20_000
 
 # the fact rules by fact signature, the signatures their facts and blockers have, and the entry groups
 Chosen = tuple[dict[Signature, _Group], frozenset[Signature], tuple[_Entries, ...]]
@@ -205,6 +217,8 @@ class FactRules:
         # each group's number by its rules (the same rules keep their number from batch to batch)
         self._chosen: dict[tuple[int, ...], Chosen] = {}
         self._numbers: dict[tuple[int, ...], int] = {}
+        # by entry group number and an entry's facts with the placeholder (see _placed)
+        self._placed_runs: dict[Any, list[tuple[Any, tuple[int, ...]]]] = {}
 
     def chosen(self, marked: tuple[int, ...]) -> Chosen:
         """The fact rules among a batch's chosen marked rules, grouped by their fact's signature, the
@@ -231,7 +245,7 @@ class FactRules:
                 pairs = tuple((i, slot) for i, slot in zip(group.rules, group.slots) if i in chosen)
                 if pairs:
                     number = self._numbers.setdefault(tuple(i for i, _ in pairs), len(self._numbers))
-                    entries.append(_Entries(number, pairs, group.reads))
+                    entries.append(_Entries(number, pairs, group.reads, group.placeable))
             found = self._chosen[marked] = (groups, frozenset(read), tuple(entries))
         return found
 
@@ -297,7 +311,10 @@ class FactRules:
                     if got is None:
                         if entry_store is None:
                             entry_store = _EntryStore(self._reference(), keys)
-                        got = self._run_entry(group_e, value, entry_facts, entry_store)
+                        if group_e.place is None:
+                            got = self._run_entry(group_e, value, entry_facts, entry_store)[0]
+                        else:
+                            got = self._placed(group_e, value, entry_facts, entry_store)
                     kept_by.newer[key_e] = got
                     kept_by.count += len(got)
                 out.extend(got)
@@ -350,12 +367,30 @@ class FactRules:
         plan.run(store, solutions)
         return [rebuild.run(v) for v in solutions]
 
-    def _run_entry(
+    def _placed(
         self, group: _Entries, value: int, facts: list[tuple[Signature, tuple[int, ...]]], store: _EntryStore
     ) -> Kept:
+        """The derivations of an entry group whose rules only join on the entry, through the input
+        ``facts`` of the entry ``value``: the values of the rules' variables through the same facts
+        with a placeholder in place of the entry's value, worked out once for every entry with such
+        facts and kept, the value put in, and each derivation rebuilt from them."""
+        place = group.place
+        assert place is not None
+        facts_p = tuple([(sig, (*values[: place[sig]], PLACEHOLDER, *values[place[sig] + 1 :])) for sig, values in facts])
+        key = (group.number, facts_p)
+        runs = self._placed_runs.get(key)
+        if runs is None:
+            if len(self._placed_runs) >= PLACED_LIMIT:
+                self._placed_runs.clear()
+            runs = self._placed_runs[key] = self._run_entry(group, PLACEHOLDER, list(facts_p), store)[1]
+        return [rebuild.run(tuple([value if v == PLACEHOLDER else v for v in values])) for rebuild, values in runs]
+
+    def _run_entry(
+        self, group: _Entries, value: int, facts: list[tuple[Signature, tuple[int, ...]]], store: _EntryStore
+    ) -> tuple[Kept, list[tuple[Any, tuple[int, ...]]]]:
         """The derivations of an entry group's rules through the input ``facts`` of the entry
         ``value``: the rules run in their order over the facts and the atoms the earlier ones
-        derived for the entry."""
+        derived for the entry; and each with its rule's rebuilder and the values of its variables."""
         store.reset()
         by_sig: dict[Signature, list[tuple[int, ...]]] = {}
         for sig, values in facts:
@@ -366,16 +401,19 @@ class FactRules:
         needs = self._needs
         nonempty = store.nonempty
         got: Kept = []
+        runs: list[tuple[Any, tuple[int, ...]]] = []
         for index, slot in group.rules:
             if not needs[index] <= nonempty:
                 continue  # a predicate its positive body reads has no atom: it cannot fire
             plan, rebuild = self._compiled(index)
             solutions: dict[tuple[int, ...], None] = {}
             plan.run(store, solutions)
-            built = [rebuild.run(v) for v in solutions if v[slot] == value]
+            chosen = [v for v in solutions if v[slot] == value]
+            built = [rebuild.run(v) for v in chosen]
             if built:
                 got.extend(built)
+                runs.extend([(rebuild, v) for v in chosen])
                 # the heads, for the rules after it (the rules of a head predicate run one after
                 # another, before any rule that reads it: its indexes are not built yet)
                 store.add_atoms(rules[index].head[0], [(d.head._rep, tuple([a._rep for a in d.head.arguments])) for d in built])
-        return got
+        return got, runs

@@ -604,6 +604,9 @@ class EntryGroup:
     # each rule's slot of the entry's variable in its record (a fact read at two positions also
     # holds another entry's value: the reasoner keeps only the derivations of the entry's own)
     slots: tuple[int, ...] = ()
+    # whether the rules only join on the entry's value (see _placeable): their derivations through
+    # one entry's facts are then those through the same facts of another entry, the value replaced
+    placeable: bool = False
 
 
 @dataclass(frozen=True)
@@ -1358,6 +1361,39 @@ def _local_variable(
     return variable, found[variable]
 
 
+def _occurrences(pattern: Any, variable: str) -> int:
+    kind = pattern[0]
+    if kind == "v":
+        return int(pattern[1] == variable)
+    if kind == "f":
+        return sum(_occurrences(p, variable) for p in pattern[2])
+    return 0
+
+
+def _placeable(
+    portable: tuple[Any, ...], variable: str, keyed: dict[Signature, int], inputs: set[Signature]
+) -> bool:
+    """Whether a rule of an entry group only joins on the entry's variable: in its body the variable
+    is an argument of encounter literals only, once in each, where the group reads the entry (the
+    position of an input predicate, the key of a keyed one), and nowhere else (no comparison, no
+    reference literal, no function term). Run over an entry's facts with the entry's value replaced
+    by any other value, the rule then derives the same, with that value in its place."""
+    for lit in portable[2]:
+        if lit[0] == "cmp":
+            if _occurrences(lit[2], variable) or _occurrences(lit[3], variable):
+                return False
+            continue
+        sig = (lit[1], len(lit[2]))
+        direct = [k for k, arg in enumerate(lit[2]) if arg == ("v", variable)]
+        if sum(_occurrences(arg, variable) for arg in lit[2]) != len(direct):
+            return False  # in a function term
+        if not direct:
+            continue
+        if len(direct) > 1 or (sig not in inputs and keyed.get(sig) != direct[0]):
+            return False
+    return True
+
+
 def _entry_groups(program: LoadedProgram, compiles: set[int]) -> tuple[EntryGroup, ...]:
     """The groups of marked rules whose derivations depend on the encounter through the input facts
     of one entry at a time: a rule of a group reads, in each of its encounter literals (positive or
@@ -1442,7 +1478,11 @@ def _entry_groups(program: LoadedProgram, compiles: set[int]) -> tuple[EntryGrou
         order = sorted(indexes, key=lambda i: (step_of[i], i))
         reads = sorted({read for i in indexes for read in local[i][1]})
         slots = tuple(rules[i].record[1].index(local[i][0]) for i in order)  # type: ignore[index]
-        groups.append(EntryGroup(tuple(order), tuple(reads), slots))
+        # a predicate read at two positions holds two entries' values: not replaced
+        placeable = len({sig for sig, _ in reads}) == len(reads) and all(
+            _placeable(rules[i].portable, local[i][0], keyed, inputs) for i in order  # type: ignore[arg-type]
+        )
+        groups.append(EntryGroup(tuple(order), tuple(reads), slots, placeable))
     groups.sort(key=lambda g: g.rules)
     return tuple(groups)
 

@@ -63,6 +63,7 @@ def test_the_entry_groups_of_the_knowledge_base(engine: Engine) -> None:
         ((name, arity), 0)
         for name, arity in (("enc_emg", 3), ("enc_emg_level", 2), ("enc_emg_nerve", 2), ("enc_emg_region", 2), ("enc_emg_root", 2))
     )
+    assert group.placeable  # the rules only join on I (loader._placeable)
     texts = [program.rules[i].single for i in group.rules]
     starts = [
         "emg_region(I,G) :- enc_emg(I,M,_)",
@@ -223,6 +224,7 @@ def test_a_rule_is_a_fact_rule_only_when_one_fact_decides_it(engine: Engine, tmp
     (group,) = other.program.entries
     heads = {other.program.rules[i].head[0][0] for i in group.rules}
     assert {"entry_trunk", "entry_pair", "entry_not_named", "limb_entry"} <= heads
+    assert not group.placeable  # enc_emg read at two positions holds two entries' values
     assert group.reads == ((("enc_emg", 3), 0), (("enc_emg", 3), 1), *engine_reads(engine)[1:])
     assert _rule(other, "entry_side(").fact == (
         ("enc_emg", 3),
@@ -244,6 +246,52 @@ def test_a_rule_is_a_fact_rule_only_when_one_fact_decides_it(engine: Engine, tmp
         assert named == [[f"entry_not_named({i})" for i in range(4)], ["entry_not_named(0)", "entry_not_named(1)"]]
         for encounter, result in zip(encounters, results):
             assert result.derivations == other.evaluate(encounter, switches=switches, trace=True).derivations
+
+
+def test_an_entry_is_worked_out_once_for_every_entry_with_the_same_facts(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """byfact.FactRules._placed: the knowledge base's entry group only joins on the entry I, so its
+    rules run once over an entry's facts with a placeholder in place of I, and an entry with the same
+    facts at another index (the same muscle and side, listed elsewhere) is rebuilt from the values
+    kept, I put in; the derivations equal those of the encounters evaluated alone. A group with a
+    rule that compares I (entry_first, added to a copy of the knowledge base) is not placeable and
+    runs per entry."""
+    from cptkb.kb import KB_DIR
+    from cptkb.reasoner import byfact
+
+    runs: list[int] = []
+    run_entry = byfact.FactRules._run_entry
+
+    def spy(self, group, value, facts, store):  # type: ignore[no-untyped-def]
+        runs.append(value)
+        return run_entry(self, group, value, facts, store)
+
+    monkeypatch.setattr(byfact.FactRules, "_run_entry", spy)
+    fresh = Engine()
+    first = {"id": "x", "date_of_service": "2024-05-01", "needle_emg": MUSCLES}
+    again = {"id": "y", "date_of_service": "2024-05-02", "needle_emg": [MUSCLES[2], MUSCLES[0], MUSCLES[1]]}
+    batch = list(fresh.evaluate_many([first, dict(first, id="x2", date_of_service="2024-05-03")], trace=True))
+    assert runs == [byfact.PLACEHOLDER] * 3  # one run per muscle entry's facts, none per entry number
+    later = list(fresh.evaluate_many([again, dict(again, id="y2")], trace=True))
+    assert runs == [byfact.PLACEHOLDER] * 3  # the same facts at other indexes: rebuilt from the values kept
+    heads = sorted(str(d.head) for d in later[0].derivations if str(d.head).startswith("limb_entry("))
+    assert heads == ["limb_entry(0,left_upper)", "limb_entry(1,left_upper)", "limb_entry(2,left_upper)"]
+    for encounter, result in zip([first, again], [batch[0], later[0]]):
+        alone = Engine().evaluate(encounter, trace=True)
+        assert result.derivations == alone.derivations and result.codes == alone.codes
+
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    with (kb / "rules" / "common.lp").open("a") as f:
+        f.write('\nentry_first(I) :- rule("anatomy.nerve"), enc_emg(I, _, _), I < 1.\n')
+    other = Engine(kb)
+    (group,) = other.program.entries
+    assert "entry_first" in {other.program.rules[i].head[0][0] for i in group.rules} and not group.placeable
+    runs.clear()
+    results = list(other.evaluate_many([first, again], trace=True))
+    assert len(runs) == 6 and byfact.PLACEHOLDER not in runs  # each entry of each encounter run with its own I
+    for encounter, result in zip([first, again], results):
+        assert [str(d.head) for d in result.derivations if d.head.name == "entry_first"] == ["entry_first(0)"]
+        assert result.derivations == other.evaluate(encounter, trace=True).derivations
 
 
 def engine_reads(engine: Engine) -> tuple[tuple[tuple[str, int], int], ...]:
