@@ -20,8 +20,11 @@ An entry group (loader._entry_groups) is the same one step further: rules that r
 (``limb_entry(I,L) :- enc_emg(I,_,S); emg_region(I,G); limb_of(G,S,L).``). Their derivations
 through an entry are those of the group's rules run, in the order of their strata, over the input
 facts that hold the entry's value where the group reads it: worked out once per such facts
-(_run_entry) and kept the same way. Each group of rules keeps its derivations apart
-(_Generations). tests/test_byfact.py compares batches with encounters evaluated alone.
+(_run_entry) and kept the same way. A group whose rules only join on the entry
+(loader._placeable) is run once over an entry's facts with a placeholder in place of the entry's
+value, and an entry with the same facts at another index is rebuilt from the values kept, its own
+value put in (_placed). Each group of rules keeps its derivations apart (_Generations).
+tests/test_byfact.py compares batches with encounters evaluated alone.
 """
 
 from __future__ import annotations
