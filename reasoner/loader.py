@@ -52,7 +52,7 @@ from collections.abc import Iterable, Sequence
 import clingo
 from clingo import ast
 
-from .derive import compile_values
+from .derive import _vars as pattern_variables, compile_values
 from .guards import OPERATORS, GuardSet, derive as derive_guards
 from .messages import _supported as supported_term, finding_of as message_of, is_check, portable_rule
 
@@ -1361,15 +1361,6 @@ def _local_variable(
     return variable, found[variable]
 
 
-def _occurrences(pattern: Any, variable: str) -> int:
-    kind = pattern[0]
-    if kind == "v":
-        return int(pattern[1] == variable)
-    if kind == "f":
-        return sum(_occurrences(p, variable) for p in pattern[2])
-    return 0
-
-
 def _placeable(
     portable: tuple[Any, ...], variable: str, keyed: dict[Signature, int], inputs: set[Signature]
 ) -> bool:
@@ -1380,12 +1371,12 @@ def _placeable(
     by any other value, the rule then derives the same, with that value in its place."""
     for lit in portable[2]:
         if lit[0] == "cmp":
-            if _occurrences(lit[2], variable) or _occurrences(lit[3], variable):
+            if variable in pattern_variables(lit[3], pattern_variables(lit[2], set())):
                 return False
             continue
         sig = (lit[1], len(lit[2]))
         direct = [k for k, arg in enumerate(lit[2]) if arg == ("v", variable)]
-        if sum(_occurrences(arg, variable) for arg in lit[2]) != len(direct):
+        if any(arg != ("v", variable) and variable in pattern_variables(arg, set()) for arg in lit[2]):
             return False  # in a function term
         if not direct:
             continue
