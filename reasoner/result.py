@@ -314,30 +314,41 @@ def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symb
     out = found
     if not members:
         return out
-    heads = {head for _, head in members}
-    for i, d in enumerate(out):
-        if d.head._rep not in heads:
-            continue
+    # the derivations of the rules that counted members (aggregate rules: a few of an evaluation's
+    # derivations), found by their rule id, a string whose hash Python keeps
+    counting = {rule for rule, _ in members}
+    for i in [i for i, d in enumerate(out) if d.rule in counting]:
+        d = out[i]
         counted = members.get((d.rule, d.head._rep))
         if counted:
             # a derivation with the same members recurs too: built once and kept (by the members'
             # symbol values in order: a tuple of numbers, which the garbage collector stops tracking)
-            cache_key = (d._key, tuple(sorted(set(counted))))
+            reps = tuple(sorted(set(counted)))
+            cache_key = (d._key, reps)
             with_members = _WITH_MEMBERS.get(cache_key)
             if with_members is None:
                 if len(_WITH_MEMBERS) >= _DERIVATIONS_LIMIT:
                     _WITH_MEMBERS.clear()
                 with_members = _WITH_MEMBERS[cache_key] = new_derivation(
-                    d.rule,
-                    d.head,
-                    d.facts,
-                    d.absent,
-                    d.comparisons,
-                    tuple(sorted([terms.term(r) for r in set(counted)])),
-                    d._key,
+                    d.rule, d.head, d.facts, d.absent, d.comparisons, _members(reps), d._key
                 )
             out[i] = with_members
     return out
+
+
+def _members(reps: tuple[int, ...]) -> tuple[terms.Term, ...]:
+    """The terms of the members ``reps`` (symbol values), in the order of their symbols (each
+    comparison a call into clingo): kept, as the same members are counted by several rules (the
+    studies of an encounter by the rule that counts them and by the one that caps them)."""
+    found = _MEMBER_TERMS.get(reps)
+    if found is None:
+        if len(_MEMBER_TERMS) >= _DERIVATIONS_LIMIT:
+            _MEMBER_TERMS.clear()
+        found = _MEMBER_TERMS[reps] = tuple(sorted([terms.term(r) for r in reps]))
+    return found
+
+
+_MEMBER_TERMS: dict[tuple[int, ...], tuple[terms.Term, ...]] = {}
 
 
 _KEY = attrgetter("_key")
