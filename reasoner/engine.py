@@ -832,7 +832,13 @@ class _Rebuild:
         record = next(t for t in parsed if t.ast_type == ast.ASTType.Rule)
         patterns = self.patterns = tuple(_pattern(a) for a in record.head.atom.symbol.arguments)
         slots = self.slots
-        env: dict[str, Any] = {"make": self._make, "derivation": new_derivation, "keep": self._kept.kept}
+        env: dict[str, Any] = {
+            "derivation": new_derivation,
+            "keep": self._kept.kept,
+            "term": terms.term,
+            "function": terms.function_term,
+            "comparison": comparison,
+        }
         lines: list[str] = []
         texts: list[str] = []  # the pieces of the sort key's text, each in the f-string that makes it
         values: list[str] = []  # the derivation's arguments, each an expression
@@ -858,8 +864,24 @@ class _Rebuild:
             self._atoms.append((pattern, is_comparison, self._kept.table(shape)))
             env[f"k{i}"] = self._atoms[i][2]
             key = key_of(names)
-            lines.extend([f"    a{i} = k{i}.get({key})", f"    if a{i} is None:", f"        a{i} = make({i}, values, {key})"])
+            made = "comparison(t)" if is_comparison else "t"
+            lines.extend(
+                [
+                    f"    a{i} = k{i}.get({key})",
+                    f"    if a{i} is None:",  # made (its term from the values' terms) and kept
+                    f"        t = {term_of(pattern)}",
+                    f"        a{i} = keep(k{i}, {key}, ({made}, str(t)))",
+                ]
+            )
             return f"a{i}[0]", f"a{i}[1]"
+
+        def term_of(pattern: Pattern) -> str:
+            """The expression of the term of ``pattern`` (as messages._build_term makes it)."""
+            if pattern[0] == "c":
+                return constant(terms.term(pattern[1]))
+            if pattern[0] == "v":
+                return f"term(v{slots.index(pattern[1])})"
+            return f"function({constant(pattern[1])}, ({''.join(term_of(p) + ', ' for p in pattern[2])}))"
 
         rule_p, head_p, *parts_p = patterns
         rule_item, rule_text = atom(rule_p, False)
@@ -903,14 +925,6 @@ class _Rebuild:
         exec(compile(self.source, "<record rebuild>", "exec"), env, namespace)  # noqa: S102 (code generated from the knowledge base, constants passed as values)
         self.run = namespace["run"]
         return self.run
-
-    def _make(self, i: int, values: tuple[int, ...], key: Any) -> tuple[Any, str]:
-        """Atom ``i`` of the record ``values`` made, and kept by ``key``."""
-        pattern, is_comparison, kept = self._atoms[i]
-        t = _build_term(pattern, dict(zip(self.slots, values)))
-        hit = (comparison(t) if is_comparison else t, str(t))
-        self._kept.keep(kept, key, hit)
-        return hit
 
 
 # the symbol values of the encounter numbers 0, 1, ... of a batch, by value
