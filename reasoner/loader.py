@@ -1385,6 +1385,16 @@ def _placeable(
     return True
 
 
+def _twin_portable(twins: str) -> tuple[Any, ...] | None:
+    """The body of a marked rule's record twin (the first rule of ``twins``, its anonymous variables
+    of positive literals named) as a :func:`messages.portable_rule` reads it, under a head of no
+    arguments; None if the reasoner could not evaluate it."""
+    record = next(s for s in _parse(twins) if s.ast_type == ast.ASTType.Rule)
+    loc = record.location
+    head = ast.Literal(loc, ast.Sign.NoSign, ast.SymbolicAtom(ast.Function(loc, "body", [], 0)))
+    return portable_rule(ast.Rule(loc, head, record.body))
+
+
 def _entry_groups(program: LoadedProgram, compiles: set[int]) -> tuple[EntryGroup, ...]:
     """The groups of marked rules whose derivations depend on the encounter through the input facts
     of one entry at a time: a rule of a group reads, in each of its encounter literals (positive or
@@ -1425,10 +1435,24 @@ def _entry_groups(program: LoadedProgram, compiles: set[int]) -> tuple[EntryGrou
             rules_of.setdefault(sig, []).append(i)
     keyed: dict[Signature, int] = {}
     local: dict[int, tuple[str, list[tuple[Signature, int]]]] = {}
+    # the rules as their record twins name the anonymous variables, made when first needed
+    named: dict[int, tuple[Any, ...] | None] = {}
+    # each rule's body as read: as written, or as its record twin names it (see below)
+    portable = {i: rules[i].portable for i in candidates}
     while True:
         local = {}
         for i in candidates:
-            found = _local_variable(rules[i].portable, keyed, inputs, dynamic)  # type: ignore[arg-type]
+            found = _local_variable(portable[i], keyed, inputs, dynamic)  # type: ignore[arg-type]
+            if found is None:
+                # ``limb_examined(L) :- limb_entry(_,L).`` reads the entry as ``_``: its record twin
+                # names it (Anon__1), and records its value, by which it reads the entry the same
+                if i not in named:
+                    named[i] = _twin_portable(program.named.get(rules[i].single_twins, rules[i].single_twins))
+                twin = named[i]
+                if twin is not None:
+                    found = _local_variable(twin, keyed, inputs, dynamic)
+                    if found is not None:
+                        portable[i] = twin
             if found is not None and found[0] in rules[i].record[1]:  # type: ignore[index]
                 local[i] = found
         grown = False
@@ -1455,7 +1479,7 @@ def _entry_groups(program: LoadedProgram, compiles: set[int]) -> tuple[EntryGrou
     for i, (_, reads) in local.items():
         # an input predicate links the rules that read the entry at the same position in it; a keyed
         # predicate, the rules that define and read it
-        body = [(lit[1], len(lit[2])) for lit in rules[i].portable[2] if lit[0] in ("pos", "neg")]  # type: ignore[index]
+        body = [(lit[1], len(lit[2])) for lit in portable[i][2] if lit[0] in ("pos", "neg")]  # type: ignore[index]
         links = [("input", read) for read in reads] + [("keyed", s) for s in (*rules[i].head, *body) if s in keyed]
         for other in links:
             parent[root(other)] = root(("rule", i))
@@ -1471,7 +1495,7 @@ def _entry_groups(program: LoadedProgram, compiles: set[int]) -> tuple[EntryGrou
         slots = tuple(rules[i].record[1].index(local[i][0]) for i in order)  # type: ignore[index]
         # a predicate read at two positions holds two entries' values: not replaced
         placeable = len({sig for sig, _ in reads}) == len(reads) and all(
-            _placeable(rules[i].portable, local[i][0], keyed, inputs) for i in order  # type: ignore[arg-type]
+            _placeable(portable[i], local[i][0], keyed, inputs) for i in order  # type: ignore[arg-type]
         )
         groups.append(EntryGroup(tuple(order), tuple(reads), slots, placeable))
     groups.sort(key=lambda g: g.rules)

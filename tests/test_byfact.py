@@ -55,8 +55,9 @@ def test_the_entry_groups_of_the_knowledge_base(engine: Engine) -> None:
     directly or through a predicate keyed by it, form one group that reads the entry's input facts
     at their first argument; they run in the order of their strata (a muscle's region before its
     limb, its limb before the limb's muscles). A rule that reads the entry through an anonymous
-    variable (limb_examined), a predicate not keyed by it (paraspinal_related reads limb_examined)
-    or an aggregate is not one."""
+    variable (limb_examined) is one, by the name its record twin gives the variable
+    (loader._twin_portable); a rule that reads a predicate not keyed by the entry
+    (paraspinal_related reads limb_examined) or an aggregate is not."""
     program = engine.program
     (group,) = program.entries
     assert group.reads == tuple(
@@ -70,6 +71,7 @@ def test_the_entry_groups_of_the_knowledge_base(engine: Engine) -> None:
         "emg_region(I,G) :- enc_emg_region(",
         "emg_root(I,R) :- enc_emg(I,M,_)",
         "limb_entry(I,L) :- ",
+        "limb_examined(L) :- limb_entry(_,L)",
         "limb_muscle(L,M) :- limb_entry(I,L)",
         "limb_nerve(L,N) :- ",
         "limb_root(L,R) :- limb_entry(I,L)",
@@ -79,10 +81,16 @@ def test_the_entry_groups_of_the_knowledge_base(engine: Engine) -> None:
     ]
     at = {start: next(n for n, t in enumerate(texts) if t.startswith(start)) for start in starts}
     assert at["emg_region(I,G) :- enc_emg(I,M,_)"] < at["limb_entry(I,L) :- "] < at["limb_muscle(L,M) :- limb_entry(I,L)"]
+    assert at["limb_entry(I,L) :- "] < at["limb_examined(L) :- limb_entry(_,L)"]
     assert all(program.rules[i].entry and program.rules[i].fact is None for i in group.rules)
-    # the entry's variable, by its slot in each rule's record
-    assert all(program.rules[i].record[1][slot] == "I" for i, slot in zip(group.rules, group.slots))
-    for other in ("limb_examined(L) :- ", "paraspinal_related(I,L) :- ", "limb_muscle_count(", "emg_site(I,cervical_paraspinal)"):
+    # the entry's variable, by its slot in each rule's record: I, or the name the record twin gives
+    # an anonymous one
+    variables = {texts[n]: program.rules[i].record[1][slot] for n, (i, slot) in enumerate(zip(group.rules, group.slots))}
+    assert variables.pop("limb_examined(L) :- limb_entry(_,L).") == "Anon__1"
+    assert variables.pop("emg_performed :- enc_emg(_,_,_).") == "Anon__1"
+    assert variables.pop('emg_unit("51785",session) :- sphincter_examined(_).') == "Anon__1"
+    assert set(variables.values()) == {"I"}
+    for other in ("paraspinal_related(I,L) :- ", "limb_muscle_count(", "emg_site(I,cervical_paraspinal)"):
         assert not _rule(engine, other).entry, other
     assert sum(r.entry for r in program.rules) == len(group.rules)
 
