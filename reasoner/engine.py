@@ -385,6 +385,7 @@ class Engine:
         p_size = _ffi.new("size_t*")
         name_of, arguments_of, unpack = _lib.clingo_symbol_name, _lib.clingo_symbol_arguments, _ffi.unpack
         names = terms.NAMES_AT
+        rule_ids = _RULE_IDS  # each member's rule id by its symbol value
         for rep in values:
             if not arguments_of(rep, p_args, p_size):
                 _handle_error(False)
@@ -426,7 +427,10 @@ class Engine:
                 counted = members.get(k)
                 if counted is None:
                     counted = members[k] = {}
-                key_m = (terms.term(rule).string, head)
+                rule_id = rule_ids.get(rule)
+                if rule_id is None:
+                    rule_id = rule_ids[rule] = terms.term(rule).string
+                key_m = (rule_id, head)
                 heads = counted.get(key_m)
                 if heads is None:
                     counted[key_m] = [member]
@@ -711,6 +715,9 @@ def _answers(ctl: clingo.Control) -> list[list[int]]:
 
 
 _SHOWN, _RECORD, _MEMBER = "shown", "record", "member"
+# the rule ids of aggregate members read (Engine._batch_atoms), by the id's symbol value (a value
+# names its symbol for good: reasoner/terms.py); as many as the rules that count members
+_RULE_IDS: dict[int, str] = {}
 
 
 # derivations rebuilt from the values of a marked rule's variables, kept: each of the two
