@@ -806,10 +806,11 @@ class _Rebuild:
     A record is new when one of its values is, but its atoms mostly are not (in a stream of new
     encounters about 96% of them have been met before): each atom is kept, with its text, by the
     values of its pattern's variables, in a table shared by the rules whose records have atoms of
-    the same shape (:class:`_KeptAtoms`), and only an atom not met before is made (in clingo, and
-    read back as a term). ``run`` is compiled from the patterns (its code is kept in ``source``): it looks
-    each atom up and joins the texts and the tuples of the record without a loop; the record's
-    tuples are not made in clingo, only the atoms in them. The patterns are read from the rule's
+    the same shape (:class:`_KeptAtoms`), and only an atom not met before is made (its symbol in
+    clingo, its term from the terms of the values: terms.function_term). ``run`` is compiled from
+    the patterns (its code is kept in ``source``): it looks each atom up, makes it in place if it is
+    not kept, and joins the texts and the tuples of the record without a loop; the record's tuples
+    are not made in clingo, only the atoms in them. The patterns are read from the rule's
     twins (``twins``, the text for an encounter alone) and ``run`` compiled when first called: a
     batch meets only some of the knowledge base's rules, and reading and compiling all of them
     would cost its first batch about a quarter of a second."""
@@ -823,7 +824,8 @@ class _Rebuild:
         self.patterns: tuple[Pattern, ...] = ()
         self.source = ""
         # each atom made from the values: its pattern, whether it is a comparison, and the atoms
-        # kept by the values of its variables (each as its term, or its comparison, and its text)
+        # kept by the values of its variables (each as its term, or its comparison, and its text);
+        # ``run`` names the tables by their index here
         self._atoms: list[tuple[Pattern, bool, dict[Any, tuple[Any, str]]]] = []
         self.run: Any = self._first
 
