@@ -13,7 +13,10 @@ that a fact met again (a date, a muscle entry) costs a lookup instead of records
 back. A fact not met before is joined with the reference data by the rule's record twin compiled
 to give the values of its variables (derive.compile_values), and each derivation rebuilt from
 them as a batch record is (engine._Rebuild, which keeps the atoms it made: a new date's 31 codes
-in force share all but the date's atoms with those of other dates).
+in force share all but the date's atoms with those of other dates). A fact whose value the rule
+only compares with numbers of the reference data is joined once per class of such values
+(_Compared: the codes in force are the same for every date between the same two of the codes'
+first and last dates), a new value of a class met given the class's values with its own put in.
 
 An entry group (loader._entry_groups) is the same one step further: rules that read one entry
 (the needle EMG entry I) through input facts and the heads of the group's rules on that entry
@@ -29,12 +32,13 @@ tests/test_byfact.py compares batches with encounters evaluated alone.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
 import clingo
 
-from . import bottomup, derive
+from . import bottomup, derive, messages, terms
 from .loader import Blocker, LoadedProgram, Signature
 from .result import Derivation
 
@@ -101,6 +105,113 @@ class FactRule:
             if tuple([values[p] if kind == "v" else p for kind, p in parts]) in projected:
                 return True
         return False
+
+
+class _Compared:
+    """Where a fact rule's fact holds values the rule only compares with numbers: the codes in force
+    on a date (``in_force(C) :- cpt_code(C,F,T); enc_date(D); F <= D; D <= T.``) are the same, but
+    for the date itself, for every date between the same two of the numbers the dates are compared
+    with (the codes' first and last dates). For each such position of the fact: the record slot of
+    its variable and the numbers it is compared with, sorted; and the values of the rule's variables
+    through the first fact met of each class, by class (see :meth:`key`)."""
+
+    __slots__ = ("positions", "solutions")
+
+    def __init__(self, positions: tuple[tuple[int, int, list[int]], ...]) -> None:
+        self.positions = positions  # (position in the fact, slot in the record, numbers)
+        self.solutions: dict[tuple[Any, ...], tuple[tuple[int, ...], list[tuple[int, ...]]]] = {}
+
+    def key(self, values: tuple[int, ...]) -> tuple[Any, ...] | None:
+        """The class of the fact ``values``: its values at the other positions, and at each compared
+        one where the number falls among the numbers it is compared with (below which, whether equal
+        to it); None if a compared value is not a number."""
+        key: list[Any] = list(values)
+        for position, _, numbers in self.positions:
+            t = terms.term(values[position])
+            if t.type is not clingo.SymbolType.Number:
+                return None
+            at = bisect_left(numbers, t.number)
+            key[position] = (at, at < len(numbers) and numbers[at] == t.number)
+        return tuple(key)
+
+    def moved(self, first: tuple[int, ...], values: tuple[int, ...], solutions: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        """The values of the rule's variables through the fact ``values``, from those through the
+        fact ``first`` of the same class: the compared values put in their slots."""
+        out = [list(v) for v in solutions]
+        for position, slot, _ in self.positions:
+            if first[position] != values[position]:
+                for v in out:
+                    v[slot] = values[position]
+        return [tuple(v) for v in out]
+
+
+def _compared(program: LoadedProgram, rule: FactRule, reference: derive.Reference) -> _Compared | None:
+    """The positions of a fact rule's fact whose variable the rule only compares with numbers of the
+    reference data or number constants (see :class:`_Compared`), or None if there are none. A
+    variable qualifies if it stands once in the fact and in no other literal but comparisons (each
+    with the variable on one side, and on the other a number or a variable that a positive literal
+    of the static reference data binds, whose every value there is a number), and in the rule's
+    record; every value it is then compared with is among those numbers."""
+    marked = program.rules[rule.index]
+    if marked.portable is None or marked.record is None:
+        return None
+    _, _, literals = messages.resolved(marked.portable)
+    slots = marked.record[1]
+    fact = [lit for lit in literals if lit[0] == "pos" and (lit[1], len(lit[2])) == rule.fact]
+    if len(fact) != 1:
+        return None
+    others = [lit for lit in literals if lit is not fact[0]]
+    positions = []
+    for position, pattern in enumerate(fact[0][2]):
+        if pattern[0] != "v" or fact[0][2].count(pattern) != 1 or pattern[1] not in slots:
+            continue
+        variable = pattern[1]
+        numbers: set[int] = set()
+        for lit in others:
+            if lit[0] in ("pos", "neg"):
+                if variable in derive._vars(("f", lit[1], lit[2]), set()):
+                    break  # read by another literal: its value counts
+                continue
+            if lit[0] != "cmp":
+                break
+            left, right = lit[2], lit[3]
+            if variable not in derive._vars(left, derive._vars(right, set())):
+                continue
+            other = right if left == pattern else left if right == pattern else None
+            found = None if other is None else _numbers(other, others, reference)
+            if found is None:
+                break
+            numbers |= found
+        else:
+            if numbers:
+                positions.append((position, slots.index(variable), sorted(numbers)))
+    return _Compared(tuple(positions)) if positions else None
+
+
+def _numbers(pattern: Any, literals: list[Any], reference: derive.Reference) -> set[int] | None:
+    """The numbers ``pattern`` (a comparison's other side) can stand for: a number constant, or every
+    value of a variable at an argument of a positive literal of the static reference data; None if
+    one of them is not a number, or the pattern is anything else."""
+    values: set[int] | None = None
+    if pattern[0] == "c":
+        values = {pattern[1]}
+    elif pattern[0] == "v":
+        for lit in literals:
+            if lit[0] != "pos" or (lit[1], len(lit[2])) not in reference.static or (lit[1], len(lit[2])) in reference.tables:
+                continue
+            if pattern in lit[2]:
+                at = lit[2].index(pattern)
+                values = {args[at] for args in reference.full(lit[1], len(lit[2]))}
+                break
+    if values is None:
+        return None
+    numbers = set()
+    for rep in values:
+        t = terms.term(rep)
+        if t.type is not clingo.SymbolType.Number:
+            return None
+        numbers.add(t.number)
+    return numbers
 
 
 class _Group:
@@ -222,6 +333,8 @@ class FactRules:
         self._numbers: dict[tuple[int, ...], int] = {}
         # by entry group number and an entry's facts with the placeholder (see _placed)
         self._placed_runs: dict[Any, list[tuple[Any, tuple[int, ...]]]] = {}
+        # by fact rule index, where its fact holds values it only compares with numbers (see _work_out)
+        self._compared: dict[int, _Compared | None] = {}
 
     def chosen(self, marked: tuple[int, ...]) -> Chosen:
         """The fact rules among a batch's chosen marked rules, grouped by their fact's signature, the
@@ -363,11 +476,26 @@ class FactRules:
         return compiled
 
     def _work_out(self, rule: FactRule, values: tuple[int, ...], store: _OneFact) -> Kept:
-        """The derivations of ``rule`` through the fact of ``values``, no fact blocking it."""
+        """The derivations of ``rule`` through the fact of ``values``, no fact blocking it: the rule
+        joined with the reference data through the fact, or, if the fact holds values the rule only
+        compares with numbers (:class:`_Compared`) and a fact of the same class was met, the values
+        of its variables through that fact with these values put in."""
         plan, rebuild = self._compiled(rule.index)
+        compared = self._compared.get(rule.index, self)
+        if compared is self:
+            compared = self._compared[rule.index] = _compared(self._program, rule, self._reference())
+        key = compared.key(values) if compared is not None else None
+        if key is not None:
+            met = compared.solutions.get(key)  # type: ignore[union-attr]
+            if met is not None:
+                return [rebuild.run(v) for v in compared.moved(met[0], values, met[1])]  # type: ignore[union-attr]
         store.hold(rule.fact, values)
         solutions: dict[tuple[int, ...], None] = {}
         plan.run(store, solutions)
+        if key is not None:
+            if len(compared.solutions) >= PLACED_LIMIT:  # type: ignore[union-attr]
+                compared.solutions.clear()  # type: ignore[union-attr]
+            compared.solutions[key] = (values, list(solutions))  # type: ignore[union-attr]
         return [rebuild.run(v) for v in solutions]
 
     def _placed(

@@ -13,7 +13,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from cptkb.reasoner import byfact
+import clingo
+
+from cptkb.reasoner import byfact, terms
 from cptkb.reasoner.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
@@ -322,3 +324,69 @@ def test_an_engine_is_freed_when_no_longer_referred_to() -> None:
     del fresh
     gc.collect()
     assert gone() is None
+
+
+def test_the_codes_in_force_are_worked_out_once_per_class_of_dates(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """byfact._Compared (docs/knowledge-base.md, "The rule marker and provenance"): in_force only
+    compares the date with the codes' first and last dates, so the codes in force are the same for
+    every date between the same two of those dates; the rule is joined with the reference data once
+    per such class of dates, and a date of a class met is given the values of the class's first date
+    with its own put in. The derivations equal those of the rule joined through each date, at and
+    around every boundary. In a copy of the knowledge base, a date compared with a string, or read
+    by another literal, is not classed; one compared with a number constant is, and batches equal
+    encounters evaluated alone."""
+    from cptkb.kb import KB_DIR
+
+    fresh = Engine()
+    rules = fresh._by_fact
+    (rule,) = [r for r in rules._rules.values() if fresh.program.rules[r.index].single.startswith("in_force(C) :- cpt_code(")]
+    reference = rules._reference()
+    compared = byfact._compared(fresh.program, rule, reference)
+    dates = sorted({terms.term(v).number for args in reference.full("cpt_code", 3) for v in args[1:]})
+    assert compared is not None and [(p, n) for p, _, n in compared.positions] == [(0, dates)]
+    joins: list[int] = []
+    hold = byfact._OneFact.hold
+
+    def spy(self, sig, values):  # type: ignore[no-untyped-def]
+        joins.append(values[0])
+        return hold(self, sig, values)
+
+    monkeypatch.setattr(byfact._OneFact, "hold", spy)
+    store = byfact._OneFact(reference, [])
+    plan, rebuild = rules._compiled(rule.index)
+    days = sorted({d + k for d in dates for k in (-1, 0, 1)} | {20150614, 20200229, 20260101})
+    for day in days:
+        value = clingo.Number(day)._rep
+        got = sorted(rules._work_out(rule, (value,), store), key=lambda d: d._key)
+        store._held = {("enc_date", 1): [(0, (value,))]}
+        solutions: dict[tuple[int, ...], None] = {}
+        plan.run(store, solutions)
+        joined = sorted((rebuild.run(v) for v in solutions), key=lambda d: d._key)
+        assert got == joined and [d._key for d in got] == [d._key for d in joined], day
+    classes = {compared.key((clingo.Number(day)._rep,)) for day in days}
+    assert len(joins) == len(classes) == 2 * len(dates) + 1  # below, at and above each date: once each
+
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    with (kb / "rules" / "common.lp").open("a") as f:
+        f.write(
+            "\n"
+            'named_date(C) :- rule("catalog.in_force"), cpt_code(C, F, T), enc_date(D), F <= D, D <= T, D != "x".\n'
+            'first_day(C) :- rule("catalog.in_force"), cpt_code(C, D, _), enc_date(D).\n'
+            'late_date(D) :- rule("catalog.in_force"), enc_date(D), D > 20200101.\n'
+        )
+    other = Engine(kb)
+    by_head = {other.program.rules[r.index].head[0][0]: r for r in other._by_fact._rules.values()}
+    assert byfact._compared(other.program, by_head["named_date"], other._by_fact._reference()) is None
+    assert byfact._compared(other.program, by_head["first_day"], other._by_fact._reference()) is None
+    late = byfact._compared(other.program, by_head["late_date"], other._by_fact._reference())
+    assert late is not None and [n for _, _, n in late.positions] == [[20200101]]
+    encounters = [
+        {"id": f"d{n}", "date_of_service": day, "needle_emg": MUSCLES}
+        for n, day in enumerate(["2012-01-01", "2019-12-31", "2020-01-01", "2020-01-02", "2024-05-01", "2012-01-01", "2024-05-03"])
+    ]
+    for encounter, result in zip(encounters, other.evaluate_many(encounters, trace=True, batch_size=3)):
+        heads = [str(d.head) for d in result.derivations if d.head.name in ("late_date", "first_day")]
+        assert ("late_date(20200102)" in heads) == (encounter["date_of_service"] == "2020-01-02")
+        assert (encounter["date_of_service"] == "2012-01-01") == any(h.startswith("first_day(") for h in heads)
+        assert result.derivations == other.evaluate(encounter, trace=True).derivations
