@@ -25,6 +25,17 @@ from generate import generate  # noqa: E402
 MUSCLES = [{"muscle": m, "side": "left"} for m in ("APB", "FDI", "EDC")]
 
 
+def _with_rules(tmp_path: Path, text: str) -> Engine:
+    """An engine over a copy of the knowledge base with ``text`` (rules) added to kb/rules/common.lp."""
+    from cptkb.kb import KB_DIR
+
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR, kb, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    with (kb / "rules" / "common.lp").open("a") as f:
+        f.write(text)
+    return Engine(kb)
+
+
 def _rule(engine: Engine, start: str):  # type: ignore[no-untyped-def]
     (rule,) = [r for r in engine.program.rules if r.single.startswith(start)]
     return rule
@@ -207,22 +218,18 @@ def test_a_rule_is_a_fact_rule_only_when_one_fact_decides_it(engine: Engine, tmp
     entry I, entry_pair by the muscle M, entry_not_named by I read at two positions of enc_emg), else
     to its batch records; an input predicate some rule defines is neither; the batch derivations of
     all equal those of the encounter evaluated alone."""
-    from cptkb.kb import KB_DIR
 
-    kb = tmp_path / "kb"
-    shutil.copytree(KB_DIR, kb, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    with (kb / "rules" / "common.lp").open("a") as f:
-        f.write(
-            "\n"
-            'entry_trunk(I, T) :- rule("anatomy.nerve"), enc_emg(I, M, _), muscle(M, _, N), trunk_of(N, T), not enc_emg_nerve(I, T).\n'
-            'entry_side(I, S) :- rule("anatomy.nerve"), enc_emg(I, _, S), not enc_emg_root(I, _), not switch(branches_as_one_study).\n'
-            'entry_pair(I, J) :- rule("anatomy.nerve"), enc_emg(I, M, _), enc_emg(J, M, _), I != J.\n'
-            'entry_not_named(I) :- rule("anatomy.nerve"), enc_emg(I, _, _), not enc_emg(_, I, _).\n'
-            'entry_unsure(I) :- rule("anatomy.nerve"), enc_emg(I, _, _), not enc_emg_level(_, _).\n'
-            'enc_pos("99") :- rule("anatomy.nerve"), emg_performed.\n'
-            'pos_checked(P) :- rule("anatomy.nerve"), enc_pos(P).\n'
-        )
-    other = Engine(kb)
+    other = _with_rules(
+        tmp_path,
+        "\n"
+        'entry_trunk(I, T) :- rule("anatomy.nerve"), enc_emg(I, M, _), muscle(M, _, N), trunk_of(N, T), not enc_emg_nerve(I, T).\n'
+        'entry_side(I, S) :- rule("anatomy.nerve"), enc_emg(I, _, S), not enc_emg_root(I, _), not switch(branches_as_one_study).\n'
+        'entry_pair(I, J) :- rule("anatomy.nerve"), enc_emg(I, M, _), enc_emg(J, M, _), I != J.\n'
+        'entry_not_named(I) :- rule("anatomy.nerve"), enc_emg(I, _, _), not enc_emg(_, I, _).\n'
+        'entry_unsure(I) :- rule("anatomy.nerve"), enc_emg(I, _, _), not enc_emg_level(_, _).\n'
+        'enc_pos("99") :- rule("anatomy.nerve"), emg_performed.\n'
+        'pos_checked(P) :- rule("anatomy.nerve"), enc_pos(P).\n',
+    )
     assert _rule(other, "entry_trunk(").fact is None  # T is bound by the reference data
     assert _rule(other, "entry_pair(").fact is None  # two enc_emg facts
     assert _rule(other, "pos_checked(").fact is None  # enc_pos is defined by a rule
@@ -265,7 +272,6 @@ def test_an_entry_is_worked_out_once_for_every_entry_with_the_same_facts(monkeyp
     kept, I put in; the derivations equal those of the encounters evaluated alone. A group with a
     rule that compares I (entry_first, added to a copy of the knowledge base) is not placeable and
     runs per entry."""
-    from cptkb.kb import KB_DIR
     from cptkb.reasoner import byfact
 
     runs: list[int] = []
@@ -289,11 +295,7 @@ def test_an_entry_is_worked_out_once_for_every_entry_with_the_same_facts(monkeyp
         alone = Engine().evaluate(encounter, trace=True)
         assert result.derivations == alone.derivations and result.codes == alone.codes
 
-    kb = tmp_path / "kb"
-    shutil.copytree(KB_DIR, kb, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    with (kb / "rules" / "common.lp").open("a") as f:
-        f.write('\nentry_first(I) :- rule("anatomy.nerve"), enc_emg(I, _, _), I < 1.\n')
-    other = Engine(kb)
+    other = _with_rules(tmp_path, '\nentry_first(I) :- rule("anatomy.nerve"), enc_emg(I, _, _), I < 1.\n')
     (group,) = other.program.entries
     assert "entry_first" in {other.program.rules[i].head[0][0] for i in group.rules} and not group.placeable
     runs.clear()
@@ -335,7 +337,6 @@ def test_the_codes_in_force_are_worked_out_once_per_class_of_dates(monkeypatch, 
     around every boundary. In a copy of the knowledge base, a date compared with a string, or read
     by another literal, is not classed; one compared with a number constant is, and batches equal
     encounters evaluated alone."""
-    from cptkb.kb import KB_DIR
 
     fresh = Engine()
     rules = fresh._by_fact
@@ -366,16 +367,13 @@ def test_the_codes_in_force_are_worked_out_once_per_class_of_dates(monkeypatch, 
     classes = {compared.key((clingo.Number(day)._rep,)) for day in days}
     assert len(joins) == len(classes) == 2 * len(dates) + 1  # below, at and above each date: once each
 
-    kb = tmp_path / "kb"
-    shutil.copytree(KB_DIR, kb, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    with (kb / "rules" / "common.lp").open("a") as f:
-        f.write(
-            "\n"
-            'named_date(C) :- rule("catalog.in_force"), cpt_code(C, F, T), enc_date(D), F <= D, D <= T, D != "x".\n'
-            'first_day(C) :- rule("catalog.in_force"), cpt_code(C, D, _), enc_date(D).\n'
-            'late_date(D) :- rule("catalog.in_force"), enc_date(D), D > 20200101.\n'
-        )
-    other = Engine(kb)
+    other = _with_rules(
+        tmp_path,
+        "\n"
+        'named_date(C) :- rule("catalog.in_force"), cpt_code(C, F, T), enc_date(D), F <= D, D <= T, D != "x".\n'
+        'first_day(C) :- rule("catalog.in_force"), cpt_code(C, D, _), enc_date(D).\n'
+        'late_date(D) :- rule("catalog.in_force"), enc_date(D), D > 20200101.\n',
+    )
     by_head = {other.program.rules[r.index].head[0][0]: r for r in other._by_fact._rules.values()}
     assert byfact._compared(other.program, by_head["named_date"], other._by_fact._reference()) is None
     assert byfact._compared(other.program, by_head["first_day"], other._by_fact._reference()) is None
