@@ -250,7 +250,8 @@ class _Entries:
 # the values of an entry group's variables through an entry's facts, the entry's value replaced by
 # this placeholder (FactRules._placed): a symbol no knowledge base or encounter names
 PLACEHOLDER = clingo.Function("_cptkb_entry")._rep
-# entries' facts whose values with the placeholder are kept at most (emptied when full)
+# entries' facts whose values with the placeholder are kept at most, and classes of a fact rule's
+# compared values (_Compared.solutions), each emptied when full
 PLACED_LIMIT = 20_000
 
 # the fact rules by fact signature, the signatures their facts and blockers have, and the entry groups

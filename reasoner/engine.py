@@ -815,7 +815,7 @@ class _Rebuild:
     batch meets only some of the knowledge base's rules, and reading and compiling all of them
     would cost its first batch about a quarter of a second."""
 
-    __slots__ = ("slots", "patterns", "run", "source", "_twins", "_atoms", "_kept")
+    __slots__ = ("slots", "patterns", "run", "source", "_twins", "_kept")
 
     def __init__(self, slots: tuple[str, ...], twins: str, kept: _KeptAtoms) -> None:
         self.slots = slots
@@ -823,10 +823,6 @@ class _Rebuild:
         self._kept = kept
         self.patterns: tuple[Pattern, ...] = ()
         self.source = ""
-        # each atom made from the values: its pattern, whether it is a comparison, and the atoms
-        # kept by the values of its variables (each as its term, or its comparison, and its text);
-        # ``run`` names the tables by their index here
-        self._atoms: list[tuple[Pattern, bool, dict[Any, tuple[Any, str]]]] = []
         self.run: Any = self._first
 
     def _first(self, values: tuple[int, ...]) -> Derivation:
@@ -849,6 +845,9 @@ class _Rebuild:
             "comparison": comparison,
         }
         lines: list[str] = []
+        # the tables of kept atoms ``run`` reads, one per atom made from the values (each atom kept by
+        # the values of its variables, as its term, or its comparison, and its text): k0, k1, ...
+        tables: list[dict[Any, tuple[Any, str]]] = []
         texts: list[str] = []  # the pieces of the sort key's text, each in the f-string that makes it
         values: list[str] = []  # the derivation's arguments, each an expression
 
@@ -869,9 +868,9 @@ class _Rebuild:
             if not names:
                 t = _build_term(pattern, {})
                 return constant(comparison(t) if is_comparison else t), constant(str(t))
-            i = len(self._atoms)
-            self._atoms.append((pattern, is_comparison, self._kept.table(shape)))
-            env[f"k{i}"] = self._atoms[i][2]
+            i = len(tables)
+            tables.append(self._kept.table(shape))
+            env[f"k{i}"] = tables[i]
             key = key_of(names)
             made = "comparison(t)" if is_comparison else "t"
             lines.extend(
