@@ -44,6 +44,18 @@ from .result import Derivation
 
 Kept = list[Derivation]  # the derivations through one fact
 
+
+class Part(list):  # type: ignore[type-arg]
+    """The derivations kept for one fact or entry (a list), with what a reader worked out from them
+    and keeps with them while they are kept (``read``: engine._count_members, the aggregate members
+    among them)."""
+
+    __slots__ = ("read",)
+
+    def __init__(self, derivations: Kept) -> None:
+        super().__init__(derivations)
+        self.read: Any = None
+
 # the derivations kept, by fact or entry, for each group of rules (a fact signature's fact rules, an
 # entry group) apart: each of its two generations holds about this many derivations (one met again in
 # the older moves to the newer; once the newer holds this many, the older is dropped at the next
@@ -372,13 +384,19 @@ class FactRules:
         facts: list[list[tuple[str, tuple[Any, ...]]]],
         keys: list[str],
         found: list[list[Derivation]],
+        parts: list[list[Part]] | None = None,
+        producers: frozenset[int] = frozenset(),
     ) -> None:
         """Add to ``found`` (each encounter's derivations) those of the chosen fact rules and entry
         groups through each encounter's ``facts`` and entries (``keys``: the batch's keyed keys, for
-        a fact or entry not met before)."""
+        a fact or entry not met before); with ``parts``, also the lists added from the groups holding
+        a rule of ``producers`` (indexes), by encounter (each list kept for its fact or entry while
+        it recurs: the same list each time)."""
         groups, read, entries = chosen
         if not groups and not entries:
             return
+        entry_parts = [parts is not None and any(i in producers for i, _ in g.rules) for g in entries]
+        fact_parts = {sig: parts is not None and any(r.index in producers for r in g.rules) for sig, g in groups.items()}
         generations: dict[int, _Generations] = {}
         for number in [g.number for g in groups.values()] + [g.number for g in entries]:
             kept_by = self.kept.get(number)
@@ -432,13 +450,17 @@ class FactRules:
                             got = self._run_entry(group_e, value, entry_facts, entry_store)[0]
                         else:
                             got = self._placed(group_e, value, entry_facts, entry_store)
+                        got = Part(got)
                     kept_by.newer[key_e] = got
                     kept_by.count += len(got)
                 out.extend(got)
+                if entry_parts[n]:
+                    parts[k].append(got)  # type: ignore[index]
             for sig, group in groups.items():
                 rows = given.get(sig)
                 if not rows:
                     continue
+                in_parts = fact_parts[sig]
                 kept_by = generations[group.number]
                 kept, older = kept_by.newer, kept_by.older
                 check = not group.blocking.isdisjoint(given)
@@ -454,13 +476,15 @@ class FactRules:
                         if got is None:
                             if store is None:
                                 store = _OneFact(self._reference(), keys)
-                            got = []
+                            got = Part([])
                             for n, rule in enumerate(group.rules):
                                 if blocked is None or not blocked[n]:
                                     got.extend(self._work_out(rule, values, store))
                         kept[key] = got
                         kept_by.count += len(got)
                     out.extend(got)
+                    if in_parts:
+                        parts[k].append(got)  # type: ignore[index]
 
     def _compiled(self, index: int) -> tuple[derive.RulePlan, Any]:
         """Marked rule ``index``'s record twin compiled to give the values of its variables, and

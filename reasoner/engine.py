@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,7 +23,16 @@ from clingo._internal import _ffi, _handle_error, _lib
 from . import bottomup, byfact, cache, derive, messages, terms
 from .errors import CptkbError, InvalidEncounter, KnowledgeBaseFault
 from .messages import Pattern, _build_term, _pattern
-from .loader import ENCOUNTER, MEMBER_TAG, SELECTION_CACHE_LIMIT, KnowledgeBaseError, is_prov_name, load_program
+from .loader import (
+    ENCOUNTER,
+    MEMBER_TAG,
+    SELECTION_CACHE_LIMIT,
+    CountedMember,
+    Counting,
+    KnowledgeBaseError,
+    is_prov_name,
+    load_program,
+)
 from .result import Derivation, Derived, RawAtom, Result, ShownAtom, build_result, comparison, derivation, new_derivation
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
@@ -308,12 +318,13 @@ class Engine:
         ctl = self._control(statements, keyed, facts, single=False)
         # with the trace, the fact rules the batch grounds as written (their derivations are the reasoner's)
         by_fact = self._by_fact.chosen(self.program.marked_chosen(inputs, trace)) if trace else None
+        counting = self.program.counting(inputs, trace) if trace else None
         if not background:
-            return _Batch(encounters, facts, keyed, by_fact, ctl, None, _answers(ctl))
+            return _Batch(encounters, facts, keyed, by_fact, ctl, None, _answers(ctl), counting)
         if self._grounder is None:
             self._grounder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cptkb-ground")
             weakref.finalize(self, self._grounder.shutdown, wait=False)
-        return _Batch(encounters, facts, keyed, by_fact, ctl, self._grounder.submit(_answers, ctl))
+        return _Batch(encounters, facts, keyed, by_fact, ctl, self._grounder.submit(_answers, ctl), counting=counting)
 
     def _discard(self, batch: _Batch) -> None:
         """Free the control of a batch :meth:`_start` started, once its grounding is over (a batch read
@@ -333,7 +344,11 @@ class Engine:
         try:
             answers = batch.answers if batch.pending is None else batch.pending.result()
             # read before the control is handed back (see _discard)
-            per = self._batch_atoms(answers[0], batch.facts, batch.by_fact, batch.keyed) if len(answers) == 1 else []
+            per = (
+                self._batch_atoms(answers[0], batch.facts, batch.by_fact, batch.keyed, batch.counting)
+                if len(answers) == 1
+                else []
+            )
         finally:
             self._discard(batch)
         self._check_answers(batch.encounters, answers)
@@ -352,12 +367,15 @@ class Engine:
         facts: list[list[tuple[str, tuple[Any, ...]]]],
         by_fact: byfact.Chosen | None = None,
         keyed: list[str] | None = None,
+        counting: Counting | None = None,
     ) -> list[list[ShownAtom | RawAtom | Derived]]:
         """The shown atoms of a batch model (``values``), by encounter (``facts``: each encounter's
         input facts), without the encounter number; each encounter's derivation records and aggregate
         members read into one :class:`Derived`, with (``by_fact``: the fact rules and entry groups the
         batch grounded as written, FactRules.chosen; ``keyed``: the keys whose keyed rows it held) the
-        derivations of those rules through its input facts and entries (reasoner/byfact.py)."""
+        derivations of those rules through its input facts and entries (reasoner/byfact.py), and
+        (``counting``: the aggregate members the batch did not ground, LoadedProgram.counting) those
+        members, read off the derivations."""
         count = len(facts)
         numbers = _encounter_numbers(count)
         by_parts = _SHOWN_BY_PARTS
@@ -375,6 +393,14 @@ class Engine:
         per: list[list[ShownAtom | RawAtom | Derived]] = [[] for _ in range(count)]
         found: list[list[Derivation]] = [[] for _ in range(count)]
         members: dict[int, dict[tuple[str, int], list[int]]] = {}
+        plan = _counting(counting) if counting is not None and counting.rules else None
+        counting_of = plan.rules if plan is not None else {}
+        producers = counting.producers if plan is not None else frozenset()  # type: ignore[union-attr]
+        # the derivations of the rules whose members the batch did not ground: (encounter, marked
+        # rule, derivation); and by encounter those of the rules that define the members'
+        # predicates, recorded in the model
+        counters: list[tuple[int, int, Derivation]] = []
+        pools: list[list[Derivation]] = [[] for _ in range(count)] if plan is not None else []
         # A record or member ends with its tag (loader.MEMBER_TAG, loader._binding_twins): its
         # arguments tell what it is, one call into clingo; any other atom is known by its name.
         # (The loop calls clingo's C functions itself, as reasoner/terms.py does: a call through
@@ -413,6 +439,11 @@ class Engine:
                         built = kind.run(key[1:])
                     bound[key] = built
                 found[k].append(built)
+                if counting_of:
+                    if kind.index in counting_of:
+                        counters.append((k, kind.index, built))
+                    if kind.index in producers:
+                        pools[k].append(built)
                 continue
             k = numbers[args[0]]
             args[0] = name  # the atom without its encounter number: (name, arguments...)
@@ -437,9 +468,16 @@ class Engine:
                 else:
                     heads.append(member)
             else:  # _RECORD: a derivation record in full
-                found[k].append(derivation(tuple(args[1:])))
+                built = derivation(tuple(args[1:]))
+                found[k].append(built)
+                if plan is not None and built.head.name in plan.members:
+                    pools[k].append(built)
+        parts: list[list[byfact.Part]] = [[] for _ in range(count)] if counters else []
         if by_fact is not None:
-            self._by_fact.derivations(by_fact, facts, keyed or [], found)
+            self._by_fact.derivations(by_fact, facts, keyed or [], found, parts if counters else None, producers)
+        if counters:
+            counters.sort(key=_FIRST)
+            _count_members(plan, counters, pools, parts, members)  # type: ignore[arg-type]
         for k, records in enumerate(found):
             if records or k in members:
                 per[k].append(Derived("derivations", records, members.get(k, {})))
@@ -699,6 +737,8 @@ class _Batch:
     control: clingo.Control | None
     pending: Future[list[list[int]]] | None
     answers: list[list[int]] = field(default_factory=list)
+    # with the trace, the aggregate members the reasoner works out (LoadedProgram.counting)
+    counting: Counting | None = None
 
 
 def _answers(ctl: clingo.Control) -> list[list[int]]:
@@ -713,6 +753,161 @@ def _answers(ctl: clingo.Control) -> list[list[int]]:
                 break
     return answers
 
+
+class _Counting:
+    """How a batch reads the aggregate members it did not ground (LoadedProgram.counting) off the
+    derivations of their predicates: for each member, a function of a member atom's arguments (terms)
+    giving the values of the head's arguments it must match (None when it does not match the
+    member's pattern), and for each counting rule, one of its head's arguments giving those values.
+    Compiled once per selection (:func:`_counting`)."""
+
+    __slots__ = ("rules", "members")
+
+    def __init__(self, counting: Counting) -> None:
+        # by marked rule: (member number, rule id, head key) per member it counts
+        self.rules: dict[int, list[tuple[int, str, Any]]] = {}
+        # by member predicate name: (member number, arity, member key)
+        self.members: dict[str, list[tuple[int, int, Any]]] = {}
+        numbers: dict[CountedMember, int] = {}
+        for index, counted in counting.rules:
+            for c in counted:
+                n = numbers.get(c)
+                if n is None:
+                    n = numbers[c] = len(numbers)
+                    self.members.setdefault(c.member[0], []).append((n, c.member[1], _member_key(c)))
+                self.rules.setdefault(index, []).append((n, c.rule, _head_key(c)))
+
+
+def _member_key(counted: CountedMember) -> Any:
+    """A function of a member atom's arguments: the values (symbol values) of those that stand for
+    head arguments, in the order of the head's arguments, or None if the atom does not match."""
+    env: dict[str, Any] = {}
+    tests: list[str] = []
+    outer: list[tuple[int, str]] = []
+
+    def walk(patterns: tuple[Any, ...], at: str) -> None:
+        for n, p in enumerate(patterns):
+            here = f"{at}[{n}]"
+            if p is None:
+                continue
+            if p[0] == "h":
+                outer.append((p[1], f"{here}._rep"))
+            elif p[0] == "c":
+                name = f"c{len(env)}"
+                env[name] = clingo.parse_term(p[1])._rep
+                tests.append(f"{here}._rep == {name}")
+            else:
+                name = f"c{len(env)}"
+                env[name] = p[1]
+                tests.append(f"{here}.name == {name} and len({here}.arguments) == {len(p[2])}")
+                walk(p[2], f"{here}.arguments")
+
+    walk(counted.pattern, "a")
+    outer.sort()
+    key = "(" + "".join(f"{expr}, " for _, expr in outer) + ")"
+    body = f"{key} if {' and '.join(tests)} else None" if tests else key
+    return eval(f"lambda a: {body}", env)  # noqa: S307 (code made from the knowledge base's own patterns)
+
+
+def _head_key(counted: CountedMember) -> Any:
+    """A function of a counting rule's head arguments (terms): the values the member key gives."""
+    at = sorted({p[1] for p in _outer_patterns(counted.pattern)})
+    return eval("lambda a: (" + "".join(f"a[{j}]._rep, " for j in at) + ")")  # noqa: S307
+
+
+def _outer_patterns(patterns: tuple[Any, ...]) -> Iterator[Any]:
+    for p in patterns:
+        if p is not None and p[0] == "h":
+            yield p
+        elif p is not None and p[0] == "f":
+            yield from _outer_patterns(p[2])
+
+
+def _counting(counting: Counting) -> _Counting:
+    found = _COUNTINGS.get(counting)
+    if found is None:
+        if len(_COUNTINGS) >= 256:
+            _COUNTINGS.clear()
+        found = _COUNTINGS[counting] = _Counting(counting)
+    return found
+
+
+_COUNTINGS: dict[Counting, _Counting] = {}
+
+
+def _count_members(
+    plan: _Counting,
+    counters: list[tuple[int, int, Derivation]],
+    pools: list[list[Derivation]],
+    parts: list[list[byfact.Part]],
+    members: dict[int, dict[tuple[str, int], list[int]]],
+) -> None:
+    """Add to ``members`` (by encounter, rule id and head) the members of the derivations
+    ``counters`` (each with its encounter and marked rule; ``plan``: the members each rule counts):
+    the heads of that encounter's derivations of each member's predicate that match it. The batch
+    gives every derivation of such a predicate, so these are the atoms of it that hold, as the
+    member twins it left out would give them. They are read off those the batch's model recorded
+    (``pools``, by encounter) and those the reasoner gave (``parts``: by encounter, the lists it
+    added them from, each kept for a fact or entry: the members among them are worked out once per
+    list and kept with it)."""
+    rules = plan.rules
+    last = -1
+    buckets: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    for k, index, d in counters:
+        if k != last:
+            last = k
+            buckets = {}
+            found = _members_among(plan, pools[k]) if pools[k] else ()
+            for key, rep in found:
+                bucket = buckets.get(key)
+                if bucket is None:
+                    buckets[key] = [rep]
+                else:
+                    bucket.append(rep)
+            for part in parts[k]:
+                read = part.read
+                if read is None or read[0] is not plan:
+                    read = part.read = (plan, _members_among(plan, part))
+                for key, rep in read[1]:
+                    bucket = buckets.get(key)
+                    if bucket is None:
+                        buckets[key] = [rep]
+                    else:
+                        bucket.append(rep)
+        args = d.head.arguments
+        for n, rule_id, head_key in rules[index]:
+            reps = buckets.get((n, head_key(args)))
+            if reps:
+                counted = members.get(k)
+                if counted is None:
+                    counted = members[k] = {}
+                key_m = (rule_id, d.head._rep)
+                got_m = counted.get(key_m)
+                if got_m is None:
+                    counted[key_m] = list(reps)
+                else:
+                    got_m.extend(reps)
+
+
+def _members_among(plan: _Counting, derivations: list[Derivation]) -> tuple[tuple[tuple[int, tuple[int, ...]], int], ...]:
+    """The heads of ``derivations`` that are members (see _Counting), each as its member number with
+    the values of the head arguments it matches, and its symbol value."""
+    of_name = plan.members
+    out = []
+    for d in derivations:
+        head = d.head
+        at = of_name.get(head.name)
+        if at is not None:
+            args = head.arguments
+            for n, arity, key_of in at:
+                if len(args) == arity:
+                    key = key_of(args)
+                    if key is not None:
+                        out.append(((n, key), head._rep))
+    return tuple(out)
+
+
+_FIRST = itemgetter(0)
 
 _SHOWN, _RECORD, _MEMBER = "shown", "record", "member"
 # the rule ids of aggregate members read (Engine._batch_atoms), by the id's symbol value (a value
@@ -795,7 +990,7 @@ class _LazyReference:
 def _rebuild_of(program: Any, kept: _KeptAtoms, index: int) -> _Rebuild:
     """What rebuilds the derivations of marked rule ``index`` from the values of its variables."""
     rule = program.rules[index]
-    return _Rebuild(rule.record[1], program.named.get(rule.single_twins, rule.single_twins), kept)
+    return _Rebuild(rule.record[1], program.named.get(rule.single_twins, rule.single_twins), kept, index)
 
 
 class _Rebuild:
@@ -815,10 +1010,11 @@ class _Rebuild:
     batch meets only some of the knowledge base's rules, and reading and compiling all of them
     would cost its first batch about a quarter of a second."""
 
-    __slots__ = ("slots", "patterns", "run", "source", "_twins", "_kept")
+    __slots__ = ("slots", "patterns", "run", "source", "index", "_twins", "_kept")
 
-    def __init__(self, slots: tuple[str, ...], twins: str, kept: _KeptAtoms) -> None:
+    def __init__(self, slots: tuple[str, ...], twins: str, kept: _KeptAtoms, index: int) -> None:
         self.slots = slots
+        self.index = index  # the marked rule's
         self._twins = twins
         self._kept = kept
         self.patterns: tuple[Pattern, ...] = ()

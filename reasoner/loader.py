@@ -542,6 +542,77 @@ class _AddEncounter(ast.Transformer):
 
 
 @dataclass(frozen=True)
+class CountedMember:
+    """The members of an aggregate a traced batch need not ground (see :func:`_counted_member`): the
+    atoms of ``member`` that hold and match ``pattern`` with the counting rule's head. The reasoner
+    reads them off the derivations of ``member`` when it gives all of them itself (fact rules and
+    entry groups, reasoner/byfact.py; :meth:`LoadedProgram.select` decides per batch)."""
+
+    rule: str  # the counting rule's id
+    head: Signature  # its head's predicate
+    member: Signature
+    # per argument of the member: None for any value (a variable of the aggregate's own), ("h", j)
+    # the head's argument j, ("c", text) a constant, ("f", name, patterns) a function of such
+    pattern: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Counting:
+    """The aggregate members a traced batch does not ground (LoadedProgram.select): the members each
+    rule counts, by marked rule (an index into LoadedProgram.rules), and the chosen rules that
+    define the members' predicates."""
+
+    rules: tuple[tuple[int, tuple[CountedMember, ...]], ...] = ()
+    producers: frozenset[int] = frozenset()
+
+
+def _counted_member(twin: ast.AST) -> CountedMember | None:
+    """The member a member twin (``prov_member(id, head, member) :- record, condition.``, see
+    :class:`_Provenance`) records, when the reasoner can tell it from the member atom alone: the
+    aggregate element's condition is that one atom, whose variables are the element's own (each
+    once) or arguments of the rule's head. ``limb_muscle_count(L,K) :- ..., K = #count{ M :
+    limb_muscle(L,M) }`` counts the atoms ``limb_muscle(L,_)`` that hold, L read from the head."""
+    if len(twin.body) != 2:
+        return None
+    rule_id, head, member = twin.head.atom.symbol.arguments
+    if head.ast_type != ast.ASTType.Function or member.ast_type != ast.ASTType.Function or member.external:
+        return None
+    head_vars = {a.name: j for j, a in enumerate(head.arguments) if a.ast_type == ast.ASTType.Variable}
+    outer = _variables(twin.body[0])  # the rule's variables, which its record binds
+    seen: set[str] = set()
+
+    def pattern(term: ast.AST) -> Any:
+        kind = term.ast_type
+        if kind == ast.ASTType.Variable:
+            if term.name not in outer:  # the element's own
+                if term.name in seen:
+                    raise ValueError(term.name)
+                seen.add(term.name)
+                return None
+            if term.name in head_vars:
+                return ("h", head_vars[term.name])
+            raise ValueError(term.name)
+        if kind == ast.ASTType.SymbolicTerm:
+            return ("c", str(term.symbol))
+        if kind == ast.ASTType.Function and not term.external and term.name:
+            if not term.arguments:
+                return ("c", term.name)
+            return ("f", term.name, tuple(pattern(a) for a in term.arguments))
+        raise ValueError(str(term))
+
+    try:
+        patterns = tuple(pattern(a) for a in member.arguments)
+    except ValueError:
+        return None
+    return CountedMember(
+        rule_id.symbol.string,
+        (head.name, len(head.arguments)),
+        (member.name, len(member.arguments)),
+        patterns,
+    )
+
+
+@dataclass(frozen=True)
 class EncounterRule:
     """A rule that depends on the encounter, as program text, with what it needs to fire."""
 
@@ -591,6 +662,12 @@ class EncounterRule:
     # through the input facts of one entry. A traced batch grounds it as written and the reasoner
     # gives its derivations (reasoner/byfact.py).
     entry: bool = False
+    # A marked rule's aggregate members the reasoner can work out (_counted_member), and the batch
+    # twins without theirs: with them, a traced batch whose fact rules and entry groups give every
+    # derivation of the members' predicates grounds these twins instead (LoadedProgram.select).
+    counted: tuple[CountedMember, ...] = ()
+    lean_twins: str = ""
+    lean_members: bool = False  # whether other member twins are left among them
 
 
 @dataclass(frozen=True)
@@ -674,6 +751,10 @@ class LoadedProgram:
     _needs: _NeedsIndex | None = field(default=None, repr=False)
     # the entry groups (_entry_groups), worked out at load
     entries: tuple[EntryGroup, ...] = ()
+    # the aggregate members the reasoner works out in each cached selection (see select)
+    _counting: dict[tuple[frozenset[Signature], bool, bool, frozenset[int] | None], Counting] = field(
+        default_factory=dict, repr=False
+    )
 
     def keyed_keys(self, keys: set[str] | frozenset[str]) -> list[str]:
         """The keys of keyed reference tables (kb: keyed_table/2) whose rows a batch naming ``keys``
@@ -729,6 +810,7 @@ class LoadedProgram:
         state["_cache"] = {}
         state["_parsed"] = {}
         state["_marked"] = {}
+        state["_counting"] = {}
         state["_needs"] = None
         return state
 
@@ -794,6 +876,7 @@ class LoadedProgram:
         if len(self._cache) >= SELECTION_CACHE_LIMIT:
             self._cache.clear()
             self._marked.clear()
+            self._counting.clear()
         # A body literal can hold when an input predicate is present, or when
         # the head of a chosen rule can derive an atom of its shape: a rule that
         # needs finding("emg.x", ...) or emg_unit(C, site(hemidiaphragm(X))) is
@@ -854,6 +937,26 @@ class LoadedProgram:
         traced = [
             trace and chosen[i] and (single or (rule.fact is None and not rule.entry)) for i, rule in enumerate(self.rules)
         ]
+        # A traced batch's aggregate members that the reasoner works out (CountedMember): those of a
+        # predicate that no input or reference fact gives and whose chosen rules are all marked (the
+        # batch gives every derivation of theirs, as a record or through reasoner/byfact.py, so every
+        # atom of the predicate that holds). A rule whose members are all such is grounded without
+        # its member twins (lean_twins).
+        lean = [False] * len(rules)
+        counting: list[tuple[int, tuple[CountedMember, ...]]] = []
+        counted_sigs: set[Signature] = set()
+        if trace and not single:
+            given = {sig for stm in self.static for sig in stm.heads} | set(self.provided) | inputs
+            for i, rule in enumerate(rules):
+                if (
+                    traced[i]
+                    and rule.record is not None
+                    and rule.counted
+                    and all(self._reasoner_gives(c.member, chosen, given) for c in rule.counted)
+                ):
+                    lean[i] = True
+                    counting.append((i, rule.counted))
+                    counted_sigs.update(c.member for c in rule.counted)
         for i, rule in enumerate(self.rules):
             if chosen[i]:
                 defined.update(rule.head)
@@ -862,7 +965,7 @@ class LoadedProgram:
                     # the record's name last)
                     name, slots = rule.record
                     records.append(f"#show {name}/{len(slots) + 2}.")
-                    if any(sig[0] == "prov_member" for sig in rule.twin_heads):
+                    if rule.lean_members if lean[i] else any(sig[0] == "prov_member" for sig in rule.twin_heads):
                         members = f"#show prov_member/{1 + 3 + 1}."  # K, rule, head, member, tag
                         if members not in records:
                             records.append(members)
@@ -885,7 +988,7 @@ class LoadedProgram:
                 else:
                     parts.append(rule.single if single else rule.text)
                 if traced[i] and rule.twins:
-                    parts.append(rule.single_twins if single else rule.twins)
+                    parts.append(rule.single_twins if single else rule.lean_twins if lean[i] else rule.twins)
         for sig in sorted(projected):
             parts.append(self.projections[sig][1 if single else 0])
         if text:
@@ -900,7 +1003,29 @@ class LoadedProgram:
             statements.extend(parsed)
         self._cache[key] = statements
         self._marked[key] = tuple(i for i, rule in enumerate(rules) if chosen[i] and rule.marked)
+        producers = frozenset(i for i, rule in enumerate(rules) if chosen[i] and not counted_sigs.isdisjoint(rule.head))
+        self._counting[key] = Counting(tuple(counting), producers)
         return statements
+
+    def _reasoner_gives(self, sig: Signature, chosen: list[bool], given: set[Signature]) -> bool:
+        """Whether a traced batch that grounds the rules ``chosen`` gives every derivation of ``sig``
+        (so every atom of it that holds): no fact gives it (``given``: input and reference
+        predicates), and each chosen rule defining it is marked."""
+        if sig in given or _is_input(sig):
+            return False
+        return all(rule.marked for i, rule in enumerate(self.rules) if chosen[i] and sig in rule.head)
+
+    def counting(
+        self, inputs: frozenset[Signature], trace: bool, *, single: bool = False, satisfied: frozenset[int] | None = None
+    ) -> Counting:
+        """The aggregate members the reasoner works out for the selection of these arguments (those
+        whose member twins it left out: see :meth:`select`)."""
+        key = (inputs, trace, single, satisfied)
+        found = self._counting.get(key)
+        if found is None:  # kept and emptied with the selection cache
+            self.select(inputs, trace, single=single, satisfied=satisfied)
+            found = self._counting[key]
+        return found
 
     def marked_chosen(
         self, inputs: frozenset[Signature], trace: bool, *, single: bool = False, satisfied: frozenset[int] | None = None
@@ -1146,8 +1271,22 @@ def _split(collector: _Provenance) -> LoadedProgram:
                 grounded.append(stm)
                 grounded.extend(collector.twins.get(index, []))
                 binding = bindings.get(index)
+                counted: list[CountedMember] = []
+                lean = ""
+                kept: list[ast.AST] = []
                 if binding is not None:
                     grounded.extend(binding[1])
+                    # the member twins come after the record twin (binding[1][0]) and before the head
+                    # projected (binding[1][-1]), in the order of the twins they stand for
+                    kept = [binding[1][0]]
+                    for original, made in zip(collector.twins[index][1:], binding[1][1:-1]):
+                        spec = _counted_member(original)
+                        if spec is None:
+                            kept.append(made)
+                        else:
+                            counted.append(spec)
+                    if counted:
+                        lean = "\n".join(with_k(tw) for tw in (*kept, binding[1][-1]))
                 encounter_rules.append(
                     EncounterRule(
                         with_k(stm),
@@ -1167,6 +1306,9 @@ def _split(collector: _Provenance) -> LoadedProgram:
                         portable=portable_rule(stm) if evaluable else None,
                         record=(binding[0], binding[2]) if binding else None,
                         fact=_fact_of(collector.twins[index], dynamic, defined) if collector.twins.get(index) else None,
+                        counted=tuple(counted),
+                        lean_twins=lean,
+                        lean_members=len(kept) > 1 if counted else False,
                     )
                 )
             elif any(h in used for h in d.heads):
@@ -1520,7 +1662,7 @@ def load_program(entry: Path, extra: Sequence[str] = ()) -> LoadedProgram:
     program = _split(collector)
     _precompute_static(program)
     _compute_guards(program)
-    texts = [t for r in program.rules for t in (r.text, r.twins, r.single, r.single_twins) if t]
+    texts = [t for r in program.rules for t in (r.text, r.twins, r.lean_twins, r.single, r.single_twins) if t]
     texts += [t for pair in program.projections.values() for t in pair]
     program.named = {t: _named_text(t) for t in texts}
     # the marked rules whose record twin the reasoner compiles to give the values of their variables:
