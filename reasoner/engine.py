@@ -33,7 +33,18 @@ from .loader import (
     is_prov_name,
     load_program,
 )
-from .result import Derivation, Derived, RawAtom, Result, ShownAtom, build_result, comparison, derivation, new_derivation
+from .result import (
+    Derivation,
+    Derived,
+    RawAtom,
+    Result,
+    ShownAtom,
+    build_result,
+    comparison,
+    derivation,
+    new_derivation,
+    with_members,
+)
 from .validate import Encounter, validate
 from .vocab import Vocabulary, read_vocabulary
 
@@ -395,11 +406,12 @@ class Engine:
         members: dict[int, dict[tuple[str, int], list[int]]] = {}
         plan = _counting(counting) if counting is not None and counting.rules else None
         counting_of = plan.rules if plan is not None else {}
+        rules_of = plan.rule_ids if plan is not None else {}
         producers = counting.producers if plan is not None else frozenset()  # type: ignore[union-attr]
         # the derivations of the rules whose members the batch did not ground: (encounter, marked
-        # rule, derivation); and by encounter those of the rules that define the members'
-        # predicates, recorded in the model
-        counters: list[tuple[int, int, Derivation]] = []
+        # rule, derivation, its place among the encounter's); and by encounter those of the rules
+        # that define the members' predicates, recorded in the model
+        counters: list[tuple[int, int, Derivation, int]] = []
         pools: list[list[Derivation]] = [[] for _ in range(count)] if plan is not None else []
         # A record or member ends with its tag (loader.MEMBER_TAG, loader._binding_twins): its
         # arguments tell what it is, one call into clingo; any other atom is known by its name.
@@ -441,7 +453,7 @@ class Engine:
                 found[k].append(built)
                 if counting_of:
                     if kind.index in counting_of:
-                        counters.append((k, kind.index, built))
+                        counters.append((k, kind.index, built, len(found[k]) - 1))
                     if kind.index in producers:
                         pools[k].append(built)
                 continue
@@ -477,7 +489,26 @@ class Engine:
             self._by_fact.derivations(by_fact, facts, keyed or [], found, parts if counters else None, producers)
         if counters:
             counters.sort(key=_FIRST)
-            _count_members(plan, counters, pools, parts, members)  # type: ignore[arg-type]
+            counted = _count_members(plan, counters, pools, parts)  # type: ignore[arg-type]
+            for k, index, d, at in counters:
+                by_head = counted.get(k)
+                if by_head is None:
+                    continue
+                grounded = members.get(k)
+                if grounded is None:
+                    # the derivation with its members, in its place (read_derivations attaches
+                    # the members of an encounter's member atoms, when it has any)
+                    reps = by_head.get((rules_of[index], d.head._rep))
+                    if reps:
+                        found[k][at] = with_members(d, reps)
+                else:
+                    for key_m, reps in by_head.items():
+                        got_m = grounded.get(key_m)
+                        if got_m is None:
+                            grounded[key_m] = list(reps)
+                        else:
+                            got_m.extend(reps)
+                    del counted[k]
         for k, records in enumerate(found):
             if records or k in members:
                 per[k].append(Derived("derivations", records, members.get(k, {})))
@@ -761,13 +792,14 @@ class _Counting:
     member's pattern), and for each counting rule, one of its head's arguments giving those values.
     Compiled once per selection (:func:`_counting`)."""
 
-    __slots__ = ("rules", "members")
+    __slots__ = ("rules", "members", "rule_ids")
 
     def __init__(self, counting: Counting) -> None:
         # by marked rule: (member number, rule id, head key) per member it counts
         self.rules: dict[int, list[tuple[int, str, Any]]] = {}
         # by member predicate name: (member number, arity, member key)
         self.members: dict[str, list[tuple[int, int, Any]]] = {}
+        self.rule_ids: dict[int, str] = {}  # by marked rule, its id
         numbers: dict[CountedMember, int] = {}
         for index, counted in counting.rules:
             for c in counted:
@@ -776,6 +808,7 @@ class _Counting:
                     n = numbers[c] = len(numbers)
                     self.members.setdefault(c.member[0], []).append((n, c.member[1], _member_key(c)))
                 self.rules.setdefault(index, []).append((n, c.rule, _head_key(c)))
+                self.rule_ids[index] = c.rule
 
 
 def _member_key(counted: CountedMember) -> Any:
@@ -837,23 +870,24 @@ _COUNTINGS: dict[Counting, _Counting] = {}
 
 def _count_members(
     plan: _Counting,
-    counters: list[tuple[int, int, Derivation]],
+    counters: list[tuple[int, int, Derivation, int]],
     pools: list[list[Derivation]],
     parts: list[list[byfact.Part]],
-    members: dict[int, dict[tuple[str, int], list[int]]],
-) -> None:
-    """Add to ``members`` (by encounter, rule id and head) the members of the derivations
-    ``counters`` (each with its encounter and marked rule; ``plan``: the members each rule counts):
-    the heads of that encounter's derivations of each member's predicate that match it. The batch
-    gives every derivation of such a predicate, so these are the atoms of it that hold, as the
-    member twins it left out would give them. They are read off those the batch's model recorded
-    (``pools``, by encounter) and those the reasoner gave (``parts``: by encounter, the lists it
-    added them from, each kept for a fact or entry: the members among them are worked out once per
-    list and kept with it)."""
+) -> dict[int, dict[tuple[str, int], list[int]]]:
+    """The members of the derivations ``counters`` (each with its encounter and marked rule;
+    ``plan``: the members each rule counts), by encounter, rule id and head: the heads of that
+    encounter's derivations of each member's predicate that match it. The batch gives every
+    derivation of such a predicate, so these are the atoms of it that hold, as the member twins it
+    left out would give them. They are read off those the batch's model recorded (``pools``, by
+    encounter) and those the reasoner gave (``parts``: by encounter, the lists it added them from,
+    each kept for a fact or entry: the members among them are worked out once per list and kept
+    with it)."""
     rules = plan.rules
+    members: dict[int, dict[tuple[str, int], list[int]]] = {}
     last = -1
     buckets: dict[tuple[int, tuple[int, ...]], list[int]] = {}
-    for k, index, d in counters:
+    counted: dict[tuple[str, int], list[int]] = {}
+    for k, index, d, _ in counters:
         if k != last:
             last = k
             buckets = {}
@@ -874,19 +908,21 @@ def _count_members(
                         buckets[key] = [rep]
                     else:
                         bucket.append(rep)
+            counted = {}
         args = d.head.arguments
         for n, rule_id, head_key in rules[index]:
-            reps = buckets.get((n, head_key(args)))
+            key = (n, head_key(args))
+            reps = buckets.get(key)
             if reps:
-                counted = members.get(k)
-                if counted is None:
-                    counted = members[k] = {}
+                if not counted:
+                    members[k] = counted
                 key_m = (rule_id, d.head._rep)
                 got_m = counted.get(key_m)
                 if got_m is None:
-                    counted[key_m] = list(reps)
-                else:
-                    got_m.extend(reps)
+                    counted[key_m] = reps
+                elif got_m is not reps:  # (a head derived twice counts the same members)
+                    counted[key_m] = got_m + reps
+    return members
 
 
 def _members_among(plan: _Counting, derivations: list[Derivation]) -> tuple[tuple[tuple[int, tuple[int, ...]], int], ...]:

@@ -321,19 +321,24 @@ def read_derivations(atoms: Sequence[ShownAtom | RawAtom | Derived | clingo.Symb
         d = out[i]
         counted = members.get((d.rule, d.head._rep))
         if counted:
-            # a derivation with the same members recurs too: built once and kept (by the members'
-            # symbol values in order: a tuple of numbers, which the garbage collector stops tracking)
-            reps = tuple(sorted(set(counted)))
-            cache_key = (d._key, reps)
-            with_members = _WITH_MEMBERS.get(cache_key)
-            if with_members is None:
-                if len(_WITH_MEMBERS) >= _DERIVATIONS_LIMIT:
-                    _WITH_MEMBERS.clear()
-                with_members = _WITH_MEMBERS[cache_key] = new_derivation(
-                    d.rule, d.head, d.facts, d.absent, d.comparisons, _members(reps), d._key
-                )
-            out[i] = with_members
+            out[i] = with_members(d, counted)
     return out
+
+
+def with_members(d: Derivation, counted: list[int]) -> Derivation:
+    """``d`` with the aggregate members ``counted`` (symbol values, in any order, each once or more).
+    A derivation with the same members recurs: built once and kept (by the members' symbol values
+    in order: a tuple of numbers, which the garbage collector stops tracking)."""
+    reps = tuple(sorted(set(counted)))
+    cache_key = (d._key, reps)
+    found = _WITH_MEMBERS.get(cache_key)
+    if found is None:
+        if len(_WITH_MEMBERS) >= _DERIVATIONS_LIMIT:
+            _WITH_MEMBERS.clear()
+        found = _WITH_MEMBERS[cache_key] = new_derivation(
+            d.rule, d.head, d.facts, d.absent, d.comparisons, _members(reps), d._key
+        )
+    return found
 
 
 def _members(reps: tuple[int, ...]) -> tuple[terms.Term, ...]:
