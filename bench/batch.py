@@ -95,6 +95,8 @@ def naive(engine: Engine, lines: list[str], trace: bool) -> tuple[float, list[st
     program = loaded.select(frozenset(loaded.dynamic), trace, text=True) + "\n" + "\n".join(loaded.keyed.values())
     # with the trace the fact rules are grounded as written, their derivations given by the reasoner
     by_fact = engine._by_fact.chosen(loaded.marked_chosen(frozenset(loaded.dynamic), trace)) if trace else None
+    # and the aggregate members it leaves out, worked out by the reasoner (none: every predicate is an input here)
+    counting = loaded.counting(frozenset(loaded.dynamic), trace) if trace else None
     out = []
     start = time.perf_counter()
     for line in lines:
@@ -109,7 +111,7 @@ def naive(engine: Engine, lines: list[str], trace: bool) -> tuple[float, list[st
         ctl.ground([("base", [])])
         with ctl.solve(yield_=True) as handle:
             (values,) = [terms.shown_values(m) for m in handle]
-        (atoms,) = engine._batch_atoms(values, [enc.facts], by_fact, list(loaded.keyed))
+        (atoms,) = engine._batch_atoms(values, [enc.facts], by_fact, list(loaded.keyed), counting)
         result = build_result(enc, atoms, engine.vocab)
         data = result.to_dict()
         if trace:
