@@ -9,11 +9,13 @@ over the grounded atoms. tests/test_api.py compares single evaluations (derived 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 import sys
 from pathlib import Path
 
 import clingo
+import pytest
 
 from cptkb.reasoner import derive, messages, terms
 from cptkb.reasoner.engine import Engine
@@ -313,7 +315,9 @@ def test_a_derivation_compares_and_hashes_by_its_fields_not_by_the_order_it_keep
     built = Derivation("catalog.in_force", head, (fact,), (), ())
     assert made.order() == ("catalog.in_force", ("enc_date(20240501)",))  # worked out and kept on made only
     assert made == built and hash(made) == hash(built)
-    assert not hasattr(made, "__dict__")  # slots: one object per derivation, no attribute dictionary
+    assert type(made) is Derivation and not hasattr(made, "__dict__")  # slots: no attribute dictionary
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.rule = "other"  # type: ignore[misc]  # made as fast as a plain object, frozen all the same
     assert repr(made) == repr(built) and "_order" not in repr(made) and "_key" not in repr(made)
     keyed = new_derivation("catalog.in_force", head, (fact,), (), (), (), 'prov("catalog.in_force",...)')
     assert keyed == made and hash(keyed) == hash(made)  # the sort key kept, not compared
