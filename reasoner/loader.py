@@ -545,8 +545,8 @@ class _AddEncounter(ast.Transformer):
 class CountedMember:
     """The members of an aggregate a traced batch need not ground (see :func:`_counted_member`): the
     atoms of ``member`` that hold and match ``pattern`` with the counting rule's head. The reasoner
-    reads them off the derivations of ``member`` when it gives all of them itself (fact rules and
-    entry groups, reasoner/byfact.py; :meth:`LoadedProgram.select` decides per batch)."""
+    reads them off the derivations of ``member`` when the batch gives every one of them
+    (:meth:`LoadedProgram.select` decides per batch; engine._count_members)."""
 
     rule: str  # the counting rule's id
     head: Signature  # its head's predicate
@@ -569,8 +569,8 @@ class Counting:
 def _counted_member(twin: ast.AST) -> CountedMember | None:
     """The member a member twin (``prov_member(id, head, member) :- record, condition.``, see
     :class:`_Provenance`) records, when the reasoner can tell it from the member atom alone: the
-    aggregate element's condition is that one atom, whose variables are the element's own (each
-    once) or arguments of the rule's head. ``limb_muscle_count(L,K) :- ..., K = #count{ M :
+    aggregate element's condition is that one atom, whose variables are the element's own or
+    arguments of the rule's head (each once). ``limb_muscle_count(L,K) :- ..., K = #count{ M :
     limb_muscle(L,M) }`` counts the atoms ``limb_muscle(L,_)`` that hold, L read from the head."""
     if len(twin.body) != 2:
         return None
@@ -589,7 +589,8 @@ def _counted_member(twin: ast.AST) -> CountedMember | None:
                     raise ValueError(term.name)
                 seen.add(term.name)
                 return None
-            if term.name in head_vars:
+            if term.name in head_vars and term.name not in seen:
+                seen.add(term.name)
                 return ("h", head_vars[term.name])
             raise ValueError(term.name)
         if kind == ast.ASTType.SymbolicTerm:
@@ -663,8 +664,8 @@ class EncounterRule:
     # gives its derivations (reasoner/byfact.py).
     entry: bool = False
     # A marked rule's aggregate members the reasoner can work out (_counted_member), and the batch
-    # twins without theirs: with them, a traced batch whose fact rules and entry groups give every
-    # derivation of the members' predicates grounds these twins instead (LoadedProgram.select).
+    # twins without theirs: a traced batch that gives every derivation of the members' predicates
+    # grounds these twins instead (LoadedProgram.select).
     counted: tuple[CountedMember, ...] = ()
     lean_twins: str = ""
     lean_members: bool = False  # whether other member twins are left among them

@@ -108,7 +108,8 @@ def test_worked_out_members_equal_grounded_ones(engine: Engine, switches: dict |
 
 def test_members_of_a_predicate_an_unmarked_rule_defines_are_grounded(tmp_path: Path) -> None:
     """A count over a predicate that a rule without a rule(...) marker defines (its atoms have no
-    derivation to read them off) keeps its member twins; its members are the same as alone."""
+    derivation to read them off) keeps its member twins; its members are the same as alone. A member
+    that holds a head argument inside a function is read; one that holds a variable twice is not."""
     from cptkb.kb import KB_DIR
 
     kb = tmp_path / "kb"
@@ -118,14 +119,22 @@ def test_members_of_a_predicate_an_unmarked_rule_defines_are_grounded(tmp_path: 
             "plain_limb(L) :- limb_entry(_, L).\n"
             'plain_limbs(K) :- rule("emg.limb.complete_count"), limb_examined(_), K = #count{ L : plain_limb(L) }.\n'
             'marked_limbs(K) :- rule("emg.limb.complete_count"), limb_examined(_), K = #count{ L : limb_examined(L) }.\n'
+            'cranial_twice(X, K) :- rule("emg.limb.complete_count"), site_examined(cranial(X)),'
+            " K = #count{ 1 : site_examined(cranial(X)) }.\n"
+            'same_limb(L, K) :- rule("emg.limb.complete_count"), limb_examined(L), K = #count{ 1 : limb_muscle(L, L) }.\n'
+            'same_muscle(K) :- rule("emg.limb.complete_count"), limb_examined(_), K = #count{ M : limb_muscle(M, M) }.\n'
         )
     other = Engine(kb)
+    assert _rule(other, "cranial_twice(X,K) :- ").counted[0].pattern == (("f", "cranial", (("h", 0),)),)
+    assert _rule(other, "same_limb(L,K) :- ").counted == () and _rule(other, "same_muscle(K) :- ").counted == ()
     encounters = list(generate(40, seed=8))
     inputs = _batch_inputs(other, encounters)
     counted = {other.program.rules[i].single.split(" :- ")[0] for i, _ in other.program.counting(inputs, True).rules}
-    assert "marked_limbs(K)" in counted and "plain_limbs(K)" not in counted
+    assert {"marked_limbs(K)", "cranial_twice(X,K)"} <= counted and "plain_limbs(K)" not in counted
     together = list(other.evaluate_many(encounters, trace=True, batch_size=40))
     seen = 0
+    cranial = [d for r in together for d in r.derivations if str(d.head).startswith("cranial_twice(")]
+    assert cranial and all(len(d.members) == 1 and str(d.members[0]).endswith(f"({d.head.arguments[0]}))") for d in cranial)
     for encounter, result in zip(encounters, together):
         assert other.evaluate(encounter, trace=True).derivations == result.derivations, encounter["id"]
         by_head = {str(d.head).split("(")[0]: d for d in result.derivations if d.rule == "emg.limb.complete_count"}
