@@ -123,14 +123,19 @@ def test_members_of_a_predicate_an_unmarked_rule_defines_are_grounded(tmp_path: 
             " K = #count{ 1 : site_examined(cranial(X)) }.\n"
             'same_limb(L, K) :- rule("emg.limb.complete_count"), limb_examined(L), K = #count{ 1 : limb_muscle(L, L) }.\n'
             'same_muscle(K) :- rule("emg.limb.complete_count"), limb_examined(_), K = #count{ M : limb_muscle(M, M) }.\n'
+            'mixed(L, K, J) :- rule("emg.limb.complete_count"), limb_examined(L), K = #count{ M : limb_muscle(L, M) },'
+            " J = #count{ N : limb_nerve(L, N), limb_muscle(L, N) }.\n"
         )
     other = Engine(kb)
+    mixed = _rule(other, "mixed(L,K,J) :- ")
+    assert len(mixed.counted) == 1 and mixed.lean_members  # the second count keeps its two member twins
     assert _rule(other, "cranial_twice(X,K) :- ").counted[0].pattern == (("f", "cranial", (("h", 0),)),)
     assert _rule(other, "same_limb(L,K) :- ").counted == () and _rule(other, "same_muscle(K) :- ").counted == ()
     encounters = list(generate(40, seed=8))
     inputs = _batch_inputs(other, encounters)
     counted = {other.program.rules[i].single.split(" :- ")[0] for i, _ in other.program.counting(inputs, True).rules}
-    assert {"marked_limbs(K)", "cranial_twice(X,K)"} <= counted and "plain_limbs(K)" not in counted
+    assert {"marked_limbs(K)", "cranial_twice(X,K)", "mixed(L,K,J)"} <= counted and "plain_limbs(K)" not in counted
+    assert "#show prov_member/5." in other.program.select(inputs, True, text=True)
     together = list(other.evaluate_many(encounters, trace=True, batch_size=40))
     seen = 0
     cranial = [d for r in together for d in r.derivations if str(d.head).startswith("cranial_twice(")]
