@@ -1021,22 +1021,22 @@ class LoadedProgram:
     ) -> Counting:
         """The aggregate members the reasoner works out for the selection of these arguments (those
         whose member twins it left out: see :meth:`select`)."""
-        key = (inputs, trace, single, satisfied)
-        found = self._counting.get(key)
-        if found is None:  # kept and emptied with the selection cache
-            self.select(inputs, trace, single=single, satisfied=satisfied)
-            found = self._counting[key]
-        return found
+        return self._of_selection(self._counting, (inputs, trace, single, satisfied))  # type: ignore[no-any-return]
 
     def marked_chosen(
         self, inputs: frozenset[Signature], trace: bool, *, single: bool = False, satisfied: frozenset[int] | None = None
     ) -> tuple[int, ...]:
         """The marked rules (indexes into ``rules``) the selection of these arguments chose."""
-        key = (inputs, trace, single, satisfied)
-        found = self._marked.get(key)
-        if found is None:  # kept and emptied with the selection cache
+        return self._of_selection(self._marked, (inputs, trace, single, satisfied))  # type: ignore[no-any-return]
+
+    def _of_selection(self, table: dict[Any, Any], key: tuple[Any, ...]) -> Any:
+        """What :meth:`select` keeps in ``table`` for the selection of ``key``'s arguments (kept and
+        emptied with the selection cache: made again by selecting when missing)."""
+        found = table.get(key)
+        if found is None:
+            inputs, trace, single, satisfied = key
             self.select(inputs, trace, single=single, satisfied=satisfied)
-            found = self._marked[key]
+            found = table[key]
         return found
 
 
