@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import re
 import shutil
 import subprocess
@@ -41,6 +42,23 @@ from typing import Any
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+
+
+def _fingerprint() -> str:
+    """A hash of the code and the knowledge base a count runs (every .py and .lp file of the
+    package). Each figure is the difference of two processes' counts; code changed between them
+    (the second then loads the knowledge base cold, its cache key changed) gives a figure that
+    measures the change, so the parent refuses one whose processes ran different code."""
+    import cptkb.explain  # noqa: PLC0415
+    import cptkb.kb  # noqa: PLC0415
+    import cptkb.reasoner  # noqa: PLC0415
+
+    digest = hashlib.sha256()
+    for package in (cptkb.reasoner, cptkb.explain, cptkb.kb):
+        root = Path(package.__file__).resolve().parent  # type: ignore[arg-type]
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".lp")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _child(
@@ -63,6 +81,7 @@ def _child(
 
     from cptkb.reasoner.engine import Engine  # noqa: PLC0415
 
+    fingerprint = _fingerprint()  # of the code as this process loads it
     engine = Engine(bottom_up=not grounded)
     encounters = corpus()[::every]
     if after:
@@ -87,7 +106,7 @@ def _child(
                     while ready.empty():
                         time.sleep(0.001)
                 engine.evaluate(enc, trace=trace)
-    print(len(encounters))
+    print(fingerprint, len(encounters))
 
 
 def _count(
@@ -122,7 +141,14 @@ def _count(
     collected = re.search(r"Collected : (\d+)", proc.stderr)
     if collected is None:
         raise SystemExit(f"callgrind gave no count:\n{proc.stderr[-2000:]}")
-    return int(collected.group(1)), int(proc.stdout.split()[-1])
+    fingerprint, n = proc.stdout.split()[-2:]
+    if fingerprint != _FINGERPRINT[0]:
+        raise SystemExit("the code or the knowledge base changed while counting (a figure would measure the change): count again")
+    return int(collected.group(1)), int(n)
+
+
+# the fingerprint of the code the parent started with (main)
+_FINGERPRINT = [""]
 
 
 def main() -> None:
@@ -150,6 +176,7 @@ def main() -> None:
     # second (the difference would then be negative).
     from cptkb.reasoner.engine import Engine  # noqa: PLC0415
 
+    _FINGERPRINT[0] = _fingerprint()
     Engine()
     figures = {}
     for trace in {"off": [False], "on": [True], "both": [False, True]}[args.trace]:
