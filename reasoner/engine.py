@@ -406,7 +406,6 @@ class Engine:
         members: dict[int, dict[tuple[str, int], list[int]]] = {}
         plan = _counting(counting) if counting is not None and counting.rules else None
         counting_of = plan.rules if plan is not None else {}
-        rules_of = plan.rule_ids if plan is not None else {}
         producers = counting.producers if plan is not None else frozenset()  # type: ignore[union-attr]
         # the derivations of the rules whose members the batch did not ground: (encounter, marked
         # rule, derivation, its place among the encounter's); and by encounter those of the rules
@@ -490,7 +489,7 @@ class Engine:
         if counters:
             counters.sort(key=_FIRST)
             counted = _count_members(plan, counters, pools, parts)  # type: ignore[arg-type]
-            for k, index, d, at in counters:
+            for k, _, d, at in counters:
                 by_head = counted.get(k)
                 if by_head is None:
                     continue
@@ -498,7 +497,7 @@ class Engine:
                 if grounded is None:
                     # the derivation with its members, in its place (read_derivations attaches
                     # the members of an encounter's member atoms, when it has any)
-                    reps = by_head.get((rules_of[index], d.head._rep))
+                    reps = by_head.get((d.rule, d.head._rep))
                     if reps:
                         found[k][at] = with_members(d, reps)
                 else:
@@ -792,31 +791,32 @@ class _Counting:
     member's pattern), and for each counting rule, one of its head's arguments giving those values.
     Compiled once per selection (:func:`_counting`)."""
 
-    __slots__ = ("rules", "members", "rule_ids")
+    __slots__ = ("rules", "members")
 
     def __init__(self, counting: Counting) -> None:
         # by marked rule: (member number, rule id, head key) per member it counts
         self.rules: dict[int, list[tuple[int, str, Any]]] = {}
         # by member predicate name: (member number, arity, member key)
         self.members: dict[str, list[tuple[int, int, Any]]] = {}
-        self.rule_ids: dict[int, str] = {}  # by marked rule, its id
         numbers: dict[CountedMember, int] = {}
         for index, counted in counting.rules:
             for c in counted:
+                member_key, head_key = _keys(c)
                 n = numbers.get(c)
                 if n is None:
                     n = numbers[c] = len(numbers)
-                    self.members.setdefault(c.member[0], []).append((n, c.member[1], _member_key(c)))
-                self.rules.setdefault(index, []).append((n, c.rule, _head_key(c)))
-                self.rule_ids[index] = c.rule
+                    self.members.setdefault(c.member[0], []).append((n, c.member[1], member_key))
+                self.rules.setdefault(index, []).append((n, c.rule, head_key))
 
 
-def _member_key(counted: CountedMember) -> Any:
-    """A function of a member atom's arguments: the values (symbol values) of those that stand for
-    head arguments, in the order of the head's arguments, or None if the atom does not match."""
+def _keys(counted: CountedMember) -> tuple[Any, Any]:
+    """Two functions, of a member atom's arguments and of a counting rule's head arguments (terms):
+    the values (symbol values) of the member's arguments that stand for head arguments, in the
+    order of the head's arguments, or None if the atom does not match the member's pattern; and
+    the values of those head arguments, in the same order."""
     env: dict[str, Any] = {}
     tests: list[str] = []
-    outer: list[tuple[int, str]] = []
+    outer: list[tuple[int, str]] = []  # (the head argument, the member's expression that holds it)
 
     def walk(patterns: tuple[Any, ...], at: str) -> None:
         for n, p in enumerate(patterns):
@@ -836,24 +836,12 @@ def _member_key(counted: CountedMember) -> Any:
                 walk(p[2], f"{here}.arguments")
 
     walk(counted.pattern, "a")
-    outer.sort()
+    outer.sort()  # each head argument once (loader._counted_member)
     key = "(" + "".join(f"{expr}, " for _, expr in outer) + ")"
     body = f"{key} if {' and '.join(tests)} else None" if tests else key
-    return eval(f"lambda a: {body}", env)  # noqa: S307 (code made from the knowledge base's own patterns)
-
-
-def _head_key(counted: CountedMember) -> Any:
-    """A function of a counting rule's head arguments (terms): the values the member key gives."""
-    at = sorted({p[1] for p in _outer_patterns(counted.pattern)})
-    return eval("lambda a: (" + "".join(f"a[{j}]._rep, " for j in at) + ")")  # noqa: S307
-
-
-def _outer_patterns(patterns: tuple[Any, ...]) -> Iterator[Any]:
-    for p in patterns:
-        if p is not None and p[0] == "h":
-            yield p
-        elif p is not None and p[0] == "f":
-            yield from _outer_patterns(p[2])
+    member_key = eval(f"lambda a: {body}", env)  # noqa: S307 (code made from the knowledge base's own patterns)
+    head_key = eval("lambda a: (" + "".join(f"a[{j}]._rep, " for j, _ in outer) + ")")  # noqa: S307
+    return member_key, head_key
 
 
 def _counting(counting: Counting) -> _Counting:
@@ -891,18 +879,14 @@ def _count_members(
         if k != last:
             last = k
             buckets = {}
-            found = _members_among(plan, pools[k]) if pools[k] else ()
-            for key, rep in found:
-                bucket = buckets.get(key)
-                if bucket is None:
-                    buckets[key] = [rep]
-                else:
-                    bucket.append(rep)
+            among = [_members_among(plan, pools[k])] if pools[k] else []
             for part in parts[k]:
                 read = part.read
                 if read is None or read[0] is not plan:
                     read = part.read = (plan, _members_among(plan, part))
-                for key, rep in read[1]:
+                among.append(read[1])
+            for found in among:
+                for key, rep in found:
                     bucket = buckets.get(key)
                     if bucket is None:
                         buckets[key] = [rep]
